@@ -1,0 +1,88 @@
+//! Helpers for the criterion benches: the plain-serde floor record and the
+//! same-run ratio report read from criterion's estimates.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use audit_canon::{AttrValue, AuditRecord};
+
+/// A record as a plain `#[derive(Serialize)]` struct: what a team would
+/// write without a canonical layer, and so the floor our writer is judged by.
+#[derive(Debug, serde::Serialize)]
+pub struct Floor {
+    v: u64,
+    ts_ms: u64,
+    writer_id: String,
+    seq: u64,
+    stream: String,
+    kind: String,
+    actor: audit_canon::ActorRef,
+    subject: audit_canon::SubjectRef,
+    reason: String,
+    attrs: BTreeMap<String, AttrValue>,
+    prev: String,
+}
+
+/// The floor twin of a record.
+pub fn floor_of(r: &AuditRecord) -> Floor {
+    Floor {
+        v: r.v(),
+        ts_ms: r.ts_ms(),
+        writer_id: r.writer_id().to_owned(),
+        seq: r.seq(),
+        stream: r.stream().to_owned(),
+        kind: r.kind().to_owned(),
+        actor: r.actor().clone(),
+        subject: r.subject().clone(),
+        reason: r.reason().to_owned(),
+        attrs: r.attrs().clone(),
+        prev: r.prev().to_string(),
+    }
+}
+
+/// Where criterion keeps its results for this build.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("criterion")
+}
+
+/// Median time of one iteration of `group/function` in this run, in ns.
+fn median_ns(group: &str, function: &str) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+/// Prints, for each `(ours, floor, target)`, the records per second of both,
+/// their ratio and whether it meets the target.
+pub fn report(group: &str, batch: usize, pairs: &[(&str, &str, f64)]) {
+    println!("\n{group}: same-run ratios (median of criterion samples)");
+    println!(
+        "{:<10} {:>14} {:>14} {:>7} {:>7}  pass",
+        "path", "ours rec/s", "floor rec/s", "ratio", "target"
+    );
+    for (ours, floor, target) in pairs {
+        let (Some(a), Some(b)) = (median_ns(group, ours), median_ns(group, floor)) else {
+            println!("{ours:<10} (no estimates: run without --test / a filter that skips it)");
+            continue;
+        };
+        let rate = |ns: f64| batch as f64 / (ns / 1e9);
+        let ratio = b / a;
+        println!(
+            "{ours:<10} {:>14.0} {:>14.0} {:>7.2} {:>7.2}  {}",
+            rate(a),
+            rate(b),
+            ratio,
+            target,
+            if ratio >= *target { "yes" } else { "NO" }
+        );
+    }
+}

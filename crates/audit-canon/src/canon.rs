@@ -1,0 +1,241 @@
+//! The canonical JSON writer (FORMAT-v1.md section 2) and record hashing.
+
+use std::collections::BTreeMap;
+
+use crate::digest::Digest;
+use crate::limits::Limits;
+use crate::record::{ActorRef, AuditRecord, SubjectRef};
+use crate::value::AttrValue;
+
+impl AuditRecord {
+    /// Writes the canonical bytes of this record (without `self_hash`) into
+    /// `out`, replacing its contents, and checks the size bounds.
+    ///
+    /// This writes straight from the typed record; reuse `out` across calls
+    /// to avoid allocating. On error `out` is left empty.
+    pub fn canonical_bytes(&self, limits: &Limits, out: &mut Vec<u8>) -> Result<(), BoundsError> {
+        out.clear();
+        out.extend_from_slice(b"{\"v\":");
+        write_u64(self.v, out);
+        out.extend_from_slice(b",\"ts_ms\":");
+        write_u64(self.ts_ms, out);
+        out.extend_from_slice(b",\"writer_id\":");
+        write_str(&self.writer_id, out);
+        out.extend_from_slice(b",\"seq\":");
+        write_u64(self.seq, out);
+        out.extend_from_slice(b",\"stream\":");
+        write_str(&self.stream, out);
+        out.extend_from_slice(b",\"kind\":");
+        write_str(&self.kind, out);
+        out.extend_from_slice(b",\"actor\":");
+        write_actor(&self.actor, out);
+        out.extend_from_slice(b",\"subject\":");
+        write_subject(&self.subject, out);
+        out.extend_from_slice(b",\"reason\":");
+        write_str(&self.reason, out);
+        out.extend_from_slice(b",\"attrs\":");
+        let attrs_start = out.len();
+        write_object(&self.attrs, out);
+        let attrs_len = out.len() - attrs_start;
+        out.extend_from_slice(b",\"prev\":\"");
+        self.prev.write_hash_string(out);
+        out.extend_from_slice(b"\"}");
+        if attrs_len > limits.max_attrs_bytes() {
+            out.clear();
+            return Err(BoundsError::AttrsTooLarge {
+                len: attrs_len,
+                max: limits.max_attrs_bytes(),
+            });
+        }
+        if out.len() > limits.max_record_bytes() {
+            let len = out.len();
+            out.clear();
+            return Err(BoundsError::RecordTooLarge {
+                len,
+                max: limits.max_record_bytes(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The canonical bytes in a new vector.
+    pub fn to_canonical(&self, limits: &Limits) -> Result<Vec<u8>, BoundsError> {
+        let mut out = Vec::with_capacity(512);
+        self.canonical_bytes(limits, &mut out)?;
+        Ok(out)
+    }
+
+    /// `H(canonical bytes)`: the record's `self_hash` as a digest.
+    pub fn self_hash(&self, limits: &Limits) -> Result<Digest, BoundsError> {
+        Ok(Digest::of(&self.to_canonical(limits)?))
+    }
+}
+
+/// `dedupe_key = H(canonical bytes)`, the raw 32 bytes of the `self_hash`.
+pub fn dedupe_key(canonical: &[u8]) -> [u8; 32] {
+    *blake3::hash(canonical).as_bytes()
+}
+
+/// A record is larger than the configured [`Limits`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoundsError {
+    /// The canonical `attrs` value is too large.
+    #[error("attrs is {len} bytes canonical, more than the limit of {max}")]
+    AttrsTooLarge {
+        /// Canonical size of `attrs`.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The whole canonical record is too large.
+    #[error("record is {len} bytes canonical, more than the limit of {max}")]
+    RecordTooLarge {
+        /// Canonical size of the record.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl BoundsError {
+    /// A stable, machine-readable name of the error class.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::AttrsTooLarge { .. } => "attrs_too_large",
+            Self::RecordTooLarge { .. } => "record_too_large",
+        }
+    }
+}
+
+pub(crate) fn write_u64(v: u64, out: &mut Vec<u8>) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(v).as_bytes());
+}
+
+fn write_actor(a: &ActorRef, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut sep = Sep::default();
+    if let Some(b) = a.anon {
+        sep.key("anon", out);
+        out.extend_from_slice(if b { b"true" } else { b"false" });
+    }
+    for (k, v) in [
+        ("cap_id", &a.cap_id),
+        ("key_fpr", &a.key_fpr),
+        ("passport_id", &a.passport_id),
+    ] {
+        if let Some(v) = v {
+            sep.key(k, out);
+            write_str(v, out);
+        }
+    }
+    out.push(b'}');
+}
+
+fn write_subject(s: &SubjectRef, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut sep = Sep::default();
+    for (k, v) in [
+        ("content_id", &s.content_id),
+        ("ledger_txid", &s.ledger_txid),
+        ("name", &s.name),
+    ] {
+        if let Some(v) = v {
+            sep.key(k, out);
+            write_str(v, out);
+        }
+    }
+    out.push(b'}');
+}
+
+/// Writes `"key":` with a leading comma after the first key.
+#[derive(Default)]
+struct Sep(bool);
+
+impl Sep {
+    fn key(&mut self, k: &str, out: &mut Vec<u8>) {
+        if self.0 {
+            out.push(b',');
+        }
+        self.0 = true;
+        write_str(k, out);
+        out.push(b':');
+    }
+}
+
+pub(crate) fn write_object(m: &BTreeMap<String, AttrValue>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut sep = Sep::default();
+    for (k, v) in m {
+        sep.key(k, out);
+        write_value(v, out);
+    }
+    out.push(b'}');
+}
+
+fn write_value(v: &AttrValue, out: &mut Vec<u8>) {
+    match v {
+        AttrValue::Null => out.extend_from_slice(b"null"),
+        AttrValue::Bool(true) => out.extend_from_slice(b"true"),
+        AttrValue::Bool(false) => out.extend_from_slice(b"false"),
+        AttrValue::Integer(i) => i.write(out),
+        AttrValue::String(s) => write_str(s, out),
+        AttrValue::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(x, out);
+            }
+            out.push(b']');
+        }
+        AttrValue::Object(m) => write_object(m, out),
+    }
+}
+
+/// Escape class of each byte: 0 copy as is, otherwise the escape letter
+/// (`u` for `\u00XX`).
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Writes `s` as a canonical JSON string (rule 5 of section 2).
+pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if esc == b'u' {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.push(b'\\');
+            out.push(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}

@@ -1,0 +1,579 @@
+//! The typed audit record, its builder, and the errors of building one.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+
+use crate::digest::PrevHash;
+use crate::limits::MAX_DEPTH;
+use crate::rules;
+use crate::value::AttrValue;
+
+/// Who acted: every key optional; an absent key is omitted, never `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorRef {
+    /// The actor is anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anon: Option<bool>,
+    /// Capability identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_id: Option<String>,
+    /// Key fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fpr: Option<String>,
+    /// Passport identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passport_id: Option<String>,
+}
+
+/// What was acted upon: every key optional; an absent key is omitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectRef {
+    /// Content address, e.g. `"b3:…"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+    /// Ledger transaction id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_txid: Option<String>,
+    /// A name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One audit record (FORMAT-v1.md section 1), without its `self_hash`.
+///
+/// A value of this type always satisfies every field rule and holds only
+/// NFC strings: it is made by [`RecordBuilder::build`] or by
+/// [`crate::parse_record`], which both validate and normalize. Its fields are
+/// read through accessors so no one can break that afterwards. Size bounds
+/// depend on the host's [`crate::Limits`] and are checked when the record is
+/// canonicalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub(crate) v: u64,
+    pub(crate) ts_ms: u64,
+    pub(crate) writer_id: String,
+    pub(crate) seq: u64,
+    pub(crate) stream: String,
+    pub(crate) kind: String,
+    pub(crate) actor: ActorRef,
+    pub(crate) subject: SubjectRef,
+    pub(crate) reason: String,
+    pub(crate) attrs: BTreeMap<String, AttrValue>,
+    pub(crate) prev: PrevHash,
+}
+
+impl AuditRecord {
+    /// A builder; `v` defaults to 1, `prev` to genesis, the rest are required
+    /// except `actor`, `subject` and `attrs` (empty by default).
+    pub fn builder() -> RecordBuilder {
+        RecordBuilder::default()
+    }
+
+    /// Schema major, always 1 in this version.
+    pub fn v(&self) -> u64 {
+        self.v
+    }
+    /// Advisory wall-clock milliseconds.
+    pub fn ts_ms(&self) -> u64 {
+        self.ts_ms
+    }
+    /// The writer's stable identity.
+    pub fn writer_id(&self) -> &str {
+        &self.writer_id
+    }
+    /// Position in the `(writer_id, stream)` chain, from 1.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    /// The logical stream.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+    /// The event kind.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+    /// Who acted.
+    pub fn actor(&self) -> &ActorRef {
+        &self.actor
+    }
+    /// What was acted upon.
+    pub fn subject(&self) -> &SubjectRef {
+        &self.subject
+    }
+    /// The reason code.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+    /// Free-form attributes.
+    pub fn attrs(&self) -> &BTreeMap<String, AttrValue> {
+        &self.attrs
+    }
+    /// Link to the predecessor.
+    pub fn prev(&self) -> &PrevHash {
+        &self.prev
+    }
+
+    /// A builder holding this record's fields, to derive a successor or a
+    /// variant from it.
+    pub fn to_builder(&self) -> RecordBuilder {
+        RecordBuilder {
+            v: self.v,
+            ts_ms: Some(self.ts_ms),
+            writer_id: Some(self.writer_id.clone()),
+            seq: Some(self.seq),
+            stream: Some(self.stream.clone()),
+            kind: Some(self.kind.clone()),
+            actor: self.actor.clone(),
+            subject: self.subject.clone(),
+            reason: Some(self.reason.clone()),
+            attrs: self.attrs.clone(),
+            prev: self.prev,
+        }
+    }
+}
+
+/// Builds an [`AuditRecord`], normalizing every string to NFC and checking
+/// every field rule.
+#[derive(Debug, Clone)]
+pub struct RecordBuilder {
+    v: u64,
+    ts_ms: Option<u64>,
+    writer_id: Option<String>,
+    seq: Option<u64>,
+    stream: Option<String>,
+    kind: Option<String>,
+    actor: ActorRef,
+    subject: SubjectRef,
+    reason: Option<String>,
+    attrs: BTreeMap<String, AttrValue>,
+    prev: PrevHash,
+}
+
+impl Default for RecordBuilder {
+    fn default() -> Self {
+        Self {
+            v: 1,
+            ts_ms: None,
+            writer_id: None,
+            seq: None,
+            stream: None,
+            kind: None,
+            actor: ActorRef::default(),
+            subject: SubjectRef::default(),
+            reason: None,
+            attrs: BTreeMap::new(),
+            prev: PrevHash::Genesis,
+        }
+    }
+}
+
+impl RecordBuilder {
+    /// Schema major (only 1 is valid).
+    pub fn v(mut self, v: u64) -> Self {
+        self.v = v;
+        self
+    }
+    /// Wall-clock milliseconds.
+    pub fn ts_ms(mut self, ts_ms: u64) -> Self {
+        self.ts_ms = Some(ts_ms);
+        self
+    }
+    /// Writer identity.
+    pub fn writer_id(mut self, s: impl Into<String>) -> Self {
+        self.writer_id = Some(s.into());
+        self
+    }
+    /// Chain position.
+    pub fn seq(mut self, seq: u64) -> Self {
+        self.seq = Some(seq);
+        self
+    }
+    /// Stream name.
+    pub fn stream(mut self, s: impl Into<String>) -> Self {
+        self.stream = Some(s.into());
+        self
+    }
+    /// Event kind.
+    pub fn kind(mut self, s: impl Into<String>) -> Self {
+        self.kind = Some(s.into());
+        self
+    }
+    /// Actor.
+    pub fn actor(mut self, a: ActorRef) -> Self {
+        self.actor = a;
+        self
+    }
+    /// Subject.
+    pub fn subject(mut self, s: SubjectRef) -> Self {
+        self.subject = s;
+        self
+    }
+    /// Reason code.
+    pub fn reason(mut self, s: impl Into<String>) -> Self {
+        self.reason = Some(s.into());
+        self
+    }
+    /// Replaces all attributes.
+    pub fn attrs(mut self, attrs: BTreeMap<String, AttrValue>) -> Self {
+        self.attrs = attrs;
+        self
+    }
+    /// Sets one attribute.
+    pub fn attr(mut self, key: impl Into<String>, value: impl Into<AttrValue>) -> Self {
+        self.attrs.insert(key.into(), value.into());
+        self
+    }
+    /// Link to the predecessor (`PrevHash::Genesis` for `seq` 1).
+    pub fn prev(mut self, prev: impl Into<PrevHash>) -> Self {
+        self.prev = prev.into();
+        self
+    }
+
+    /// Normalizes and validates. Size bounds are checked at canonicalization.
+    pub fn build(self) -> Result<AuditRecord, RecordError> {
+        let missing = |field| RecordError::Missing { field };
+        let mut actor = self.actor;
+        let mut subject = self.subject;
+        for s in [&mut actor.cap_id, &mut actor.key_fpr, &mut actor.passport_id]
+            .into_iter()
+            .chain([
+                &mut subject.content_id,
+                &mut subject.ledger_txid,
+                &mut subject.name,
+            ])
+            .flatten()
+        {
+            nfc_in_place(s);
+        }
+        let rec = AuditRecord {
+            v: self.v,
+            ts_ms: self.ts_ms.ok_or(missing(Field::TsMs))?,
+            writer_id: nfc(self.writer_id.ok_or(missing(Field::WriterId))?),
+            seq: self.seq.ok_or(missing(Field::Seq))?,
+            stream: self.stream.ok_or(missing(Field::Stream))?,
+            kind: self.kind.ok_or(missing(Field::Kind))?,
+            actor,
+            subject,
+            reason: self.reason.ok_or(missing(Field::Reason))?,
+            attrs: normalize_object(self.attrs, 1, &mut String::new())?,
+            prev: self.prev,
+        };
+        validate(&rec)?;
+        Ok(rec)
+    }
+}
+
+/// Field rules of a record whose strings are already NFC.
+pub(crate) fn validate(rec: &AuditRecord) -> Result<(), RecordError> {
+    rules::version(rec.v)?;
+    rules::writer_id(&rec.writer_id)?;
+    rules::stream(&rec.stream)?;
+    rules::kind(&rec.kind)?;
+    rules::reason(&rec.reason)?;
+    rules::seq_and_prev(rec.seq, rec.prev.is_genesis())
+}
+
+/// NFC of `s`, reusing it when it is already NFC (the common case).
+pub(crate) fn nfc(s: String) -> String {
+    if is_nfc_fast(&s) { s } else { s.nfc().collect() }
+}
+
+fn nfc_in_place(s: &mut String) {
+    if !is_nfc_fast(s) {
+        *s = s.nfc().collect();
+    }
+}
+
+/// NFC of a borrowed-or-owned string, borrowing when already NFC.
+pub(crate) fn nfc_cow(s: Cow<'_, str>) -> Cow<'_, str> {
+    if is_nfc_fast(&s) {
+        s
+    } else {
+        Cow::Owned(s.nfc().collect())
+    }
+}
+
+/// ASCII is always NFC; otherwise the quick check, then the full one.
+pub(crate) fn is_nfc_fast(s: &str) -> bool {
+    if s.is_ascii() {
+        return true;
+    }
+    match is_nfc_quick(s.chars()) {
+        IsNormalized::Yes => true,
+        IsNormalized::No => false,
+        IsNormalized::Maybe => unicode_normalization::is_nfc(s),
+    }
+}
+
+/// Normalizes keys and strings of an attrs object at nesting `depth`.
+fn normalize_object(
+    map: BTreeMap<String, AttrValue>,
+    depth: usize,
+    path: &mut String,
+) -> Result<BTreeMap<String, AttrValue>, RecordError> {
+    if depth > MAX_DEPTH {
+        return Err(RecordError::AttrsTooDeep {
+            path: display_path(path),
+        });
+    }
+    let clean = map.keys().all(|k| is_nfc_fast(k));
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        let key = if clean { k } else { nfc(k) };
+        let len = path.len();
+        path.push('/');
+        path.push_str(&key);
+        let v = normalize_value(v, depth, path)?;
+        path.truncate(len);
+        if out.contains_key(&key) {
+            return Err(RecordError::KeysEqualAfterNfc {
+                path: display_path(path),
+                key,
+            });
+        }
+        out.insert(key, v);
+    }
+    Ok(out)
+}
+
+fn normalize_value(v: AttrValue, depth: usize, path: &mut String) -> Result<AttrValue, RecordError> {
+    Ok(match v {
+        AttrValue::String(s) => AttrValue::String(nfc(s)),
+        AttrValue::Object(m) => AttrValue::Object(normalize_object(m, depth + 1, path)?),
+        AttrValue::Array(a) => {
+            if depth + 1 > MAX_DEPTH {
+                return Err(RecordError::AttrsTooDeep {
+                    path: display_path(path),
+                });
+            }
+            let mut out = Vec::with_capacity(a.len());
+            for (i, x) in a.into_iter().enumerate() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                out.push(normalize_value(x, depth + 1, path)?);
+                path.truncate(len);
+            }
+            AttrValue::Array(out)
+        }
+        other => other,
+    })
+}
+
+fn display_path(path: &str) -> String {
+    format!("attrs{path}")
+}
+
+/// A top-level field of the record, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `v`
+    V,
+    /// `ts_ms`
+    TsMs,
+    /// `writer_id`
+    WriterId,
+    /// `seq`
+    Seq,
+    /// `stream`
+    Stream,
+    /// `kind`
+    Kind,
+    /// `actor`
+    Actor,
+    /// `subject`
+    Subject,
+    /// `reason`
+    Reason,
+    /// `attrs`
+    Attrs,
+    /// `prev`
+    Prev,
+    /// `self_hash`
+    SelfHash,
+}
+
+impl Field {
+    /// The JSON key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V => "v",
+            Self::TsMs => "ts_ms",
+            Self::WriterId => "writer_id",
+            Self::Seq => "seq",
+            Self::Stream => "stream",
+            Self::Kind => "kind",
+            Self::Actor => "actor",
+            Self::Subject => "subject",
+            Self::Reason => "reason",
+            Self::Attrs => "attrs",
+            Self::Prev => "prev",
+            Self::SelfHash => "self_hash",
+        }
+    }
+
+    /// Every top-level field, in canonical order (`self_hash` last).
+    pub const ALL: [Field; 12] = [
+        Self::V,
+        Self::TsMs,
+        Self::WriterId,
+        Self::Seq,
+        Self::Stream,
+        Self::Kind,
+        Self::Actor,
+        Self::Subject,
+        Self::Reason,
+        Self::Attrs,
+        Self::Prev,
+        Self::SelfHash,
+    ];
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The rule a field broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rule {
+    /// The string is empty.
+    Empty,
+    /// The string is longer than allowed (bytes after NFC).
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A control character (U+0000..U+001F, U+007F) at byte `at`.
+    ControlCharacter {
+        /// Byte offset in the value.
+        at: usize,
+        /// The character.
+        ch: char,
+    },
+    /// The first character is not allowed.
+    BadFirstCharacter {
+        /// The character.
+        ch: char,
+    },
+    /// A character outside the field's alphabet at byte `at`.
+    BadCharacter {
+        /// Byte offset in the value.
+        at: usize,
+        /// The character.
+        ch: char,
+    },
+    /// `v` is not 1.
+    UnsupportedVersion,
+    /// `seq` is 0; chains start at 1.
+    SeqZero,
+    /// `seq` is 1 but `prev` is not `"b3:0"`.
+    FirstNeedsGenesis,
+    /// `prev` is `"b3:0"` but `seq` is not 1.
+    GenesisOnlyFirst {
+        /// The record's `seq`.
+        seq: u64,
+    },
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("must not be empty"),
+            Self::TooLong { len, max } => write!(f, "is {len} bytes, more than {max}"),
+            Self::ControlCharacter { at, ch } => {
+                write!(f, "has control character {:?} at byte {at}", ch)
+            }
+            Self::BadFirstCharacter { ch } => write!(f, "may not start with {ch:?}"),
+            Self::BadCharacter { at, ch } => write!(f, "may not contain {ch:?} (byte {at})"),
+            Self::UnsupportedVersion => f.write_str("is not a supported schema major (want 1)"),
+            Self::SeqZero => f.write_str("must be at least 1"),
+            Self::FirstNeedsGenesis => f.write_str("must be \"b3:0\" when seq is 1"),
+            Self::GenesisOnlyFirst { seq } => {
+                write!(f, "is \"b3:0\" but seq is {seq}; only seq 1 links to genesis")
+            }
+        }
+    }
+}
+
+/// Why a record could not be built: one field broke one rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// A field's value breaks its rule.
+    #[error("{field} {rule} (value {value:?})")]
+    Invalid {
+        /// The field.
+        field: Field,
+        /// The rule it broke.
+        rule: Rule,
+        /// The offending value (truncated to 80 bytes).
+        value: String,
+    },
+    /// A required field was not set.
+    #[error("{field} is required")]
+    Missing {
+        /// The field.
+        field: Field,
+    },
+    /// `attrs` nests containers more than 8 deep.
+    #[error("{path} nests containers more than 8 deep")]
+    AttrsTooDeep {
+        /// Path of the first container past the bound.
+        path: String,
+    },
+    /// Two keys of one `attrs` object are equal after NFC.
+    #[error("{path} has two keys equal to {key:?} after NFC")]
+    KeysEqualAfterNfc {
+        /// Path of the object.
+        path: String,
+        /// The key both normalize to.
+        key: String,
+    },
+}
+
+impl RecordError {
+    pub(crate) fn invalid(field: Field, rule: Rule, value: &str) -> Self {
+        let mut end = value.len().min(80);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self::Invalid {
+            field,
+            rule,
+            value: value.get(..end).unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// A stable, machine-readable name of the error class (used by vectors
+    /// and `--json` output).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { rule, .. } => match rule {
+                Rule::Empty => "empty",
+                Rule::TooLong { .. } => "too_long",
+                Rule::ControlCharacter { .. } => "control_character",
+                Rule::BadFirstCharacter { .. } => "bad_first_character",
+                Rule::BadCharacter { .. } => "bad_character",
+                Rule::UnsupportedVersion => "unsupported_version",
+                Rule::SeqZero => "seq_zero",
+                Rule::FirstNeedsGenesis => "first_needs_genesis",
+                Rule::GenesisOnlyFirst { .. } => "genesis_only_first",
+            },
+            Self::Missing { .. } => "missing_field",
+            Self::AttrsTooDeep { .. } => "too_deep",
+            Self::KeysEqualAfterNfc { .. } => "keys_equal_after_nfc",
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! `verify_record`: a single-pass check that stored bytes are a canonical
+//! record, then its digest. No parse tree, no re-serialization.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
+use crate::digest::{Digest, PrevHash};
+use crate::lexer::{Lexer, Peeked};
+use crate::limits::{Limits, MAX_DEPTH};
+use crate::parse::{ParseError, check_text, parse_record};
+use crate::record::is_nfc_fast;
+use crate::rules;
+
+/// Why stored bytes are not the canonical bytes of a valid record with the
+/// expected digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The bytes are not a valid record at all.
+    #[error("not a valid record: {0}")]
+    Invalid(#[from] ParseError),
+    /// A valid record, but the bytes are not its canonical form.
+    #[error("stream {stream:?} seq {seq}: bytes are not canonical, first difference at offset {offset}")]
+    NonCanonical {
+        /// The record's stream.
+        stream: String,
+        /// The record's seq.
+        seq: u64,
+        /// First byte offset where the stored bytes and the canonical bytes differ.
+        offset: usize,
+    },
+    /// The digest of the bytes is not the expected one.
+    #[error("self_hash mismatch: expected {expected}, bytes hash to {actual}")]
+    DigestMismatch {
+        /// The expected digest (from a frame, a `self_hash` or a chain).
+        expected: Digest,
+        /// The digest of the bytes.
+        actual: Digest,
+    },
+}
+
+impl VerifyError {
+    /// A stable, machine-readable name of the error class.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.code(),
+            Self::NonCanonical { .. } => "non_canonical",
+            Self::DigestMismatch { .. } => "digest_mismatch",
+        }
+    }
+}
+
+/// Checks that `bytes` are exactly the canonical bytes of a valid record
+/// under `limits`, and returns their digest (the record's `self_hash`).
+///
+/// Stored bytes are never re-normalized: bytes that parse to a valid record
+/// but are not its canonical form fail with [`VerifyError::NonCanonical`].
+/// The check is one pass over the bytes; only a failing input is parsed
+/// again, to say precisely what is wrong.
+pub fn verify_record(bytes: &[u8], limits: &Limits) -> Result<Digest, VerifyError> {
+    if is_canonical(bytes, limits).is_none() {
+        return Err(diagnose(bytes, limits));
+    }
+    Ok(Digest::of(bytes))
+}
+
+/// [`verify_record`], then checks the digest against `expected`.
+pub fn verify_record_against(bytes: &[u8], expected: &Digest, limits: &Limits) -> Result<(), VerifyError> {
+    let actual = verify_record(bytes, limits)?;
+    if actual == *expected {
+        Ok(())
+    } else {
+        Err(VerifyError::DigestMismatch {
+            expected: *expected,
+            actual,
+        })
+    }
+}
+
+/// The slow path for failures: the full parser says what is wrong.
+fn diagnose(bytes: &[u8], limits: &Limits) -> VerifyError {
+    match parse_record(bytes, limits) {
+        Err(e) => VerifyError::Invalid(e),
+        Ok(p) => {
+            let offset = p
+                .canonical
+                .iter()
+                .zip(bytes)
+                .position(|(a, b)| a != b)
+                .unwrap_or(p.canonical.len().min(bytes.len()));
+            VerifyError::NonCanonical {
+                stream: p.record.stream().to_owned(),
+                seq: p.record.seq(),
+                offset,
+            }
+        }
+    }
+}
+
+/// `Some(())` exactly when `bytes` are canonical. Property tests hold this
+/// equal to "parses, and canonicalizes to the same bytes".
+fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
+    if bytes.len() > limits.max_record_bytes() {
+        return None;
+    }
+    let text = check_text(bytes).ok()?;
+    let mut lx = Lexer::new(text);
+    lx.eat_lit(b"{\"v\":").then_some(())?;
+    rules::version(uint(&mut lx)?).ok()?;
+    lx.eat_lit(b",\"ts_ms\":").then_some(())?;
+    uint(&mut lx)?;
+    lx.eat_lit(b",\"writer_id\":").then_some(())?;
+    rules::writer_id(&string(&mut lx)?).ok()?;
+    lx.eat_lit(b",\"seq\":").then_some(())?;
+    let seq = uint(&mut lx)?;
+    lx.eat_lit(b",\"stream\":").then_some(())?;
+    rules::stream(&string(&mut lx)?).ok()?;
+    lx.eat_lit(b",\"kind\":").then_some(())?;
+    rules::kind(&string(&mut lx)?).ok()?;
+    lx.eat_lit(b",\"actor\":{").then_some(())?;
+    let mut first = true;
+    if lx.eat_lit(b"\"anon\":") {
+        first = false;
+        if !(lx.eat_lit(b"true") || lx.eat_lit(b"false")) {
+            return None;
+        }
+    }
+    fixed_keys(
+        &mut lx,
+        first,
+        &[b"\"cap_id\":", b"\"key_fpr\":", b"\"passport_id\":"],
+    )?;
+    lx.eat_lit(b",\"subject\":{").then_some(())?;
+    fixed_keys(
+        &mut lx,
+        true,
+        &[b"\"content_id\":", b"\"ledger_txid\":", b"\"name\":"],
+    )?;
+    lx.eat_lit(b",\"reason\":").then_some(())?;
+    rules::reason(&string(&mut lx)?).ok()?;
+    lx.eat_lit(b",\"attrs\":").then_some(())?;
+    let attrs_start = lx.pos();
+    object(&mut lx, 1)?;
+    if lx.pos() - attrs_start > limits.max_attrs_bytes() {
+        return None;
+    }
+    lx.eat_lit(b",\"prev\":").then_some(())?;
+    let prev = PrevHash::parse(&string(&mut lx)?).ok()?;
+    rules::seq_and_prev(seq, prev.is_genesis()).ok()?;
+    lx.eat(b'}').then_some(())?;
+    lx.at_end().then_some(())
+}
+
+/// The optional string members of `actor`/`subject`, in order, then `}`.
+fn fixed_keys(lx: &mut Lexer<'_>, mut first: bool, keys: &[&[u8]]) -> Option<()> {
+    for key in keys {
+        let save = lx.pos();
+        if !first && !lx.eat(b',') {
+            break;
+        }
+        if lx.eat_lit(key) {
+            string(lx)?;
+            first = false;
+        } else {
+            lx.seek(save);
+        }
+    }
+    lx.eat(b'}').then_some(())
+}
+
+fn uint(lx: &mut Lexer<'_>) -> Option<u64> {
+    if lx.peek().ok()? != Peeked::Number {
+        return None;
+    }
+    u64::try_from(lx.integer().ok()?.get()).ok()
+}
+
+/// A canonical string: canonical escapes only, NFC.
+fn string<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    let s = lx.string().ok()?;
+    (s.canonical_escapes && is_nfc_fast(&s.value)).then_some(s.value)
+}
+
+/// A canonical object at nesting `depth`: keys strictly ascending by bytes.
+fn object(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
+    if depth > MAX_DEPTH || !lx.eat(b'{') {
+        return None;
+    }
+    if lx.eat(b'}') {
+        return Some(());
+    }
+    let mut prev_key: Option<std::borrow::Cow<'_, str>> = None;
+    loop {
+        let key = string(lx)?;
+        if let Some(p) = &prev_key
+            && p.as_bytes() >= key.as_bytes()
+        {
+            return None;
+        }
+        lx.eat(b':').then_some(())?;
+        value(lx, depth)?;
+        prev_key = Some(key);
+        if lx.eat(b',') {
+            continue;
+        }
+        return lx.eat(b'}').then_some(());
+    }
+}
+
+/// A canonical value inside a container at nesting `depth`.
+fn value(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
+    match lx.peek().ok()? {
+        Peeked::Object => object(lx, depth + 1),
+        Peeked::Array => {
+            if depth + 1 > MAX_DEPTH {
+                return None;
+            }
+            lx.eat(b'[');
+            if lx.eat(b']') {
+                return Some(());
+            }
+            loop {
+                value(lx, depth + 1)?;
+                if lx.eat(b',') {
+                    continue;
+                }
+                return lx.eat(b']').then_some(());
+            }
+        }
+        Peeked::String => string(lx).map(drop),
+        Peeked::Number => lx.integer().ok().map(drop),
+        p => lx.literal(p).ok(),
+    }
+}
