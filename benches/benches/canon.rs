@@ -6,15 +6,18 @@
 //! - `canon/verify`: `verify_record` of stored bytes, against `blake3::hash`
 //!   of the same bytes alone.
 //!
-//! After criterion's own output it prints each path's ratio to its floor
-//! (medians of this run), which is what `docs/PERFORMANCE.md` records.
+//! After criterion's output it prints two ratio tables: criterion's medians
+//! (separate time windows, so machine noise moves them) and a paired run that
+//! alternates each path with its floor (both see the same load). The paired
+//! figures are the ones `docs/PERFORMANCE.md` records.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 
 use audit_canon::{AuditRecord, Digest, Limits, PrevHash, verify_record};
 use audit_cli::workload::Workload;
 use criterion::{Criterion, Throughput};
-use ron_audit_benches::{Floor, floor_of, report};
+use ron_audit_benches::{Floor, floor_of, paired, print_paired, report};
 
 /// How many records one iteration processes.
 const BATCH: usize = 1000;
@@ -45,52 +48,71 @@ fn records() -> Vec<AuditRecord> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
-    let limits = Limits::default();
-    let recs = records();
-    let floors: Vec<Floor> = recs.iter().map(floor_of).collect();
-    let stored: Vec<Vec<u8>> = recs
-        .iter()
-        .map(|r| r.to_canonical(&limits).expect("bounds"))
-        .collect();
-    let mean = stored.iter().map(Vec::len).sum::<usize>() / stored.len();
-    eprintln!("canon bench: {BATCH} records per iteration, mean canonical size {mean} B");
+/// The four measured paths over one batch.
+struct Paths {
+    limits: Limits,
+    recs: Vec<AuditRecord>,
+    floors: Vec<Floor>,
+    stored: Vec<Vec<u8>>,
+    buf: Vec<u8>,
+}
 
+impl Paths {
+    fn new() -> Self {
+        let limits = Limits::default();
+        let recs = records();
+        let floors = recs.iter().map(floor_of).collect();
+        let stored = recs
+            .iter()
+            .map(|r| r.to_canonical(&limits).expect("bounds"))
+            .collect();
+        Self {
+            limits,
+            recs,
+            floors,
+            stored,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    fn encode(&mut self) {
+        for r in &self.recs {
+            r.canonical_bytes(&self.limits, &mut self.buf).expect("bounds");
+            black_box(Digest::of(&self.buf));
+        }
+    }
+
+    fn encode_floor(&mut self) {
+        for f in &self.floors {
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, f).expect("serialize");
+            black_box(blake3::hash(&self.buf));
+        }
+    }
+
+    fn verify(&self) {
+        for s in &self.stored {
+            black_box(verify_record(s, &self.limits).expect("verifies"));
+        }
+    }
+
+    fn verify_floor(&self) {
+        for s in &self.stored {
+            black_box(blake3::hash(s));
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let p = RefCell::new(Paths::new());
+    let mean = p.borrow().stored.iter().map(Vec::len).sum::<usize>() / BATCH;
+    eprintln!("canon bench: {BATCH} records per iteration, mean canonical size {mean} B");
     let mut g = c.benchmark_group("canon");
     g.throughput(Throughput::Elements(BATCH as u64));
-    g.bench_function("encode", |b| {
-        let mut buf = Vec::with_capacity(4096);
-        b.iter(|| {
-            for r in &recs {
-                r.canonical_bytes(&limits, &mut buf).expect("bounds");
-                black_box(Digest::of(&buf));
-            }
-        })
-    });
-    g.bench_function("encode_floor", |b| {
-        let mut buf = Vec::with_capacity(4096);
-        b.iter(|| {
-            for f in &floors {
-                buf.clear();
-                serde_json::to_writer(&mut buf, f).expect("serialize");
-                black_box(blake3::hash(&buf));
-            }
-        })
-    });
-    g.bench_function("verify", |b| {
-        b.iter(|| {
-            for s in &stored {
-                black_box(verify_record(s, &limits).expect("verifies"));
-            }
-        })
-    });
-    g.bench_function("verify_floor", |b| {
-        b.iter(|| {
-            for s in &stored {
-                black_box(blake3::hash(s));
-            }
-        })
-    });
+    g.bench_function("encode", |b| b.iter(|| p.borrow_mut().encode()));
+    g.bench_function("encode_floor", |b| b.iter(|| p.borrow_mut().encode_floor()));
+    g.bench_function("verify", |b| b.iter(|| p.borrow().verify()));
+    g.bench_function("verify_floor", |b| b.iter(|| p.borrow().verify_floor()));
     g.finish();
 }
 
@@ -98,9 +120,32 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
+    // Criterion's mode flags (`--test`, `--list`, `--profile-time`) stop here.
+    let args: Vec<String> = std::env::args().collect();
+    if args
+        .iter()
+        .any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
+    {
+        return;
+    }
     report(
         "canon",
         BATCH,
         &[("encode", "encode_floor", 0.85), ("verify", "verify_floor", 0.60)],
     );
+    let rounds = 400;
+    println!("\ncanon: paired same-run ratios ({rounds} alternating rounds of {BATCH} records, medians)");
+    println!(
+        "{:<10} {:>14} {:>14} {:>7} {:>7}  pass",
+        "path", "ours rec/s", "floor rec/s", "ratio", "target"
+    );
+    let p = RefCell::new(Paths::new());
+    let enc = paired(
+        rounds,
+        || p.borrow_mut().encode(),
+        || p.borrow_mut().encode_floor(),
+    );
+    print_paired("encode", BATCH, &enc, 0.85);
+    let ver = paired(rounds, || p.borrow().verify(), || p.borrow().verify_floor());
+    print_paired("verify", BATCH, &ver, 0.60);
 }

@@ -86,3 +86,71 @@ pub fn report(group: &str, batch: usize, pairs: &[(&str, &str, f64)]) {
         );
     }
 }
+
+/// One same-run comparison of a path with its floor.
+#[derive(Debug, Clone, Copy)]
+pub struct Paired {
+    /// Median time of one batch of our path, ns.
+    pub ours_ns: f64,
+    /// Median time of one batch of the floor, ns.
+    pub floor_ns: f64,
+    /// Median over rounds of floor time / our time (1.0 = as fast as the floor).
+    pub ratio: f64,
+}
+
+/// Times `ours` and `floor` alternately, `rounds` times each, so both see
+/// the same machine load, and reports medians. On a shared, noisy machine
+/// this is far steadier than comparing two separately timed benchmarks.
+pub fn paired(rounds: usize, mut ours: impl FnMut(), mut floor: impl FnMut()) -> Paired {
+    use std::time::Instant;
+    // Warm caches and branch predictors for both.
+    for _ in 0..3 {
+        ours();
+        floor();
+    }
+    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rounds {
+        // Alternate which goes first, so neither always follows the other.
+        let (ta, tb) = if i % 2 == 0 {
+            let t = Instant::now();
+            ours();
+            let ta = t.elapsed().as_nanos() as f64;
+            let t = Instant::now();
+            floor();
+            (ta, t.elapsed().as_nanos() as f64)
+        } else {
+            let t = Instant::now();
+            floor();
+            let tb = t.elapsed().as_nanos() as f64;
+            let t = Instant::now();
+            ours();
+            (t.elapsed().as_nanos() as f64, tb)
+        };
+        a.push(ta);
+        b.push(tb);
+        r.push(tb / ta);
+    }
+    Paired {
+        ours_ns: median(&mut a),
+        floor_ns: median(&mut b),
+        ratio: median(&mut r),
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Prints one row of a paired comparison.
+pub fn print_paired(name: &str, batch: usize, p: &Paired, target: f64) {
+    let rate = |ns: f64| batch as f64 / (ns / 1e9);
+    println!(
+        "{name:<10} {:>14.0} {:>14.0} {:>7.2} {:>7.2}  {}",
+        rate(p.ours_ns),
+        rate(p.floor_ns),
+        p.ratio,
+        target,
+        if p.ratio >= target { "yes" } else { "NO" }
+    );
+}

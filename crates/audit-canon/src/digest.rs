@@ -66,31 +66,44 @@ impl Digest {
             });
         }
         let mut out = [0u8; 32];
-        for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
-            let hi = hex_val(pair[0]);
-            let lo = hex_val(pair[1]);
-            match (hi, lo, out.get_mut(i)) {
-                (Some(h), Some(l), Some(slot)) => *slot = (h << 4) | l,
-                _ => {
-                    return Err(HashParseError::Hex {
-                        input: truncate(s),
-                        at: PREFIX.len() + 2 * i,
-                    });
-                }
+        let mut bad = 0u8;
+        for (slot, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            if let [h, l] = pair {
+                let (h, l) = (HEX_VAL[usize::from(*h)], HEX_VAL[usize::from(*l)]);
+                bad |= h | l;
+                *slot = (h << 4) | (l & 0x0f);
             }
+        }
+        if bad & 0x80 != 0 {
+            let at = hex
+                .bytes()
+                .position(|b| HEX_VAL[usize::from(b)] & 0x80 != 0)
+                .unwrap_or(0);
+            return Err(HashParseError::Hex {
+                input: truncate(s),
+                at: PREFIX.len() + at,
+            });
         }
         Ok(Self::from_bytes(out))
     }
 }
 
-/// Lowercase hex digits only: the canonical form has no uppercase.
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+/// Value of each lowercase hex digit; 0x80 marks every other byte (the
+/// canonical form has no uppercase).
+static HEX_VAL: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Keeps error messages bounded when the offending input is huge.
 fn truncate(s: &str) -> String {

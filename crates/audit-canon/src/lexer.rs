@@ -34,6 +34,19 @@ pub(crate) struct JsonStr<'a> {
     pub(crate) value: Cow<'a, str>,
     /// Every escape in the token was the canonical one for its character.
     pub(crate) canonical_escapes: bool,
+    /// The decoded value is pure ASCII (and so trivially NFC).
+    pub(crate) ascii: bool,
+}
+
+/// One bit (0x80) set in each byte lane of `w` that is `"`, `\\` or a control
+/// character, counting from the lowest lane; lanes above the first hit may
+/// hold false positives, so only the lowest set bit is meaningful.
+fn special_bytes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    below_space | has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 /// The kind of the next value, from its first byte.
@@ -51,25 +64,84 @@ pub(crate) enum Peeked {
 pub(crate) struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// Set when a pre-scan of the whole text found no backslash and no
+    /// control byte: then a string ends at the next `"`, and nothing else
+    /// needs looking at. `Some(ascii)` also says whether the text is ASCII.
+    clean: Option<bool>,
+}
+
+/// What one pass over a whole text found.
+pub(crate) struct Prescan {
+    /// A raw byte below 0x20 occurs somewhere.
+    pub(crate) control: bool,
+    /// A backslash occurs somewhere.
+    pub(crate) backslash: bool,
+    /// Every byte is ASCII.
+    pub(crate) ascii: bool,
+}
+
+/// One word-at-a-time pass over `bytes`.
+pub(crate) fn prescan(bytes: &[u8]) -> Prescan {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let (mut ctl, mut bsl, mut high) = (0u64, 0u64, 0u64);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // Exact per lane for ASCII lanes; a lane >= 0x80 may read as a hit
+        // only when `high` is set too, which sends the caller to the full path.
+        ctl |= w.wrapping_sub(ONES * 0x20) & !w;
+        let x = w ^ (ONES * u64::from(b'\\'));
+        bsl |= x.wrapping_sub(ONES) & !x;
+        high |= w;
+    }
+    for &b in words.remainder() {
+        ctl |= u64::from(b < 0x20) << 7;
+        bsl |= u64::from(b == b'\\') << 7;
+        high |= u64::from(b);
+    }
+    Prescan {
+        control: ctl & HIGH != 0,
+        backslash: bsl & HIGH != 0,
+        ascii: high & HIGH == 0,
+    }
 }
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        Self { text, pos: 0 }
+        Self {
+            text,
+            pos: 0,
+            clean: None,
+        }
     }
 
+    /// A lexer for a text whose [`prescan`] found no control byte and no
+    /// backslash: strings are then found by their closing quote alone.
+    pub(crate) fn new_clean(text: &'a str, ascii: bool) -> Self {
+        Self {
+            text,
+            pos: 0,
+            clean: Some(ascii),
+        }
+    }
+
+    #[inline]
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
+    #[inline]
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.text.len()
     }
 
+    #[inline]
     fn peek_byte(&self) -> Option<u8> {
         self.bytes().get(self.pos).copied()
     }
@@ -97,6 +169,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Consumes `b` if it is next.
+    #[inline]
     pub(crate) fn eat(&mut self, b: u8) -> bool {
         if self.peek_byte() == Some(b) {
             self.pos += 1;
@@ -107,14 +180,27 @@ impl<'a> Lexer<'a> {
     }
 
     /// Consumes the literal byte string `lit` if it is next.
+    #[inline]
     pub(crate) fn eat_lit(&mut self, lit: &[u8]) -> bool {
         let end = self.pos + lit.len();
-        if self.bytes().get(self.pos..end) == Some(lit) {
+        let Some(here) = self.bytes().get(self.pos..end) else {
+            return false;
+        };
+        // Literals are short and a `memcmp` call costs more than they do:
+        // 8..=16 bytes compare as two overlapping words, shorter ones bytewise.
+        let same = match (
+            here.first_chunk::<8>(),
+            here.last_chunk::<8>(),
+            lit.first_chunk::<8>(),
+            lit.last_chunk::<8>(),
+        ) {
+            (Some(a), Some(b), Some(c), Some(d)) if lit.len() <= 16 => a == c && b == d,
+            _ => here == lit,
+        };
+        if same {
             self.pos = end;
-            true
-        } else {
-            false
         }
+        same
     }
 
     /// Consumes `lit` or fails at the current offset.
@@ -130,6 +216,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// What kind of value starts here.
+    #[inline]
     pub(crate) fn peek(&self) -> Result<Peeked, LexError> {
         Ok(match self.peek_byte() {
             None => return Err(LexError::Eof { offset: self.pos }),
@@ -164,27 +251,33 @@ impl<'a> Lexer<'a> {
     pub(crate) fn integer(&mut self) -> Result<Integer, LexError> {
         let start = self.pos;
         let neg = self.eat(b'-');
+        let bytes = self.bytes();
         let first = self.pos;
-        let mut mag: u128 = 0;
-        let mut overflow = false;
-        while let Some(d @ b'0'..=b'9') = self.peek_byte() {
-            if self.pos > first && mag == 0 && !overflow {
-                // A digit after a leading zero.
-                return Err(LexError::Syntax {
-                    offset: self.pos,
-                    expected: "no leading zero",
-                });
+        let mut mag: u64 = 0;
+        while let Some(&d) = bytes.get(self.pos) {
+            let digit = d.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
             }
+            // Up to 19 digits always fit in u64; past that, check.
+            mag = if self.pos - first < 19 {
+                mag * 10 + u64::from(digit)
+            } else {
+                match mag.checked_mul(10).and_then(|m| m.checked_add(u64::from(digit))) {
+                    Some(m) => m,
+                    None => {
+                        self.skip_digits();
+                        return Err(match self.peek_byte() {
+                            Some(b'.' | b'e' | b'E') => LexError::Float { offset: start },
+                            _ => LexError::OutOfRange { offset: start },
+                        });
+                    }
+                }
+            };
             self.pos += 1;
-            match mag
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(u128::from(d - b'0')))
-            {
-                Some(m) if m <= u128::from(u64::MAX) + 1 => mag = m,
-                _ => overflow = true,
-            }
         }
-        if self.pos == first {
+        let digits = self.pos - first;
+        if digits == 0 {
             return match self.peek_byte() {
                 None => Err(LexError::Eof { offset: self.pos }),
                 Some(_) => Err(LexError::Syntax {
@@ -193,25 +286,54 @@ impl<'a> Lexer<'a> {
                 }),
             };
         }
+        if digits > 1 && bytes.get(first) == Some(&b'0') {
+            return Err(LexError::Syntax {
+                offset: first + 1,
+                expected: "no leading zero",
+            });
+        }
         if let Some(b'.' | b'e' | b'E') = self.peek_byte() {
             return Err(LexError::Float { offset: start });
-        }
-        if overflow {
-            return Err(LexError::OutOfRange { offset: start });
         }
         if neg && mag == 0 {
             return Err(LexError::NegativeZero { offset: start });
         }
-        let v = if neg { -(mag as i128) } else { mag as i128 };
+        let v = if neg { -i128::from(mag) } else { i128::from(mag) };
         Integer::new(v).ok_or(LexError::OutOfRange { offset: start })
     }
 
+    fn skip_digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek_byte() {
+            self.pos += 1;
+        }
+    }
+
     /// Consumes a string token.
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<JsonStr<'a>, LexError> {
         self.expect(b'"', "a string")?;
         let start = self.pos;
         let bytes = self.bytes();
-        // Fast scan: most strings have no escape.
+        if let Some(all_ascii) = self.clean {
+            return self.clean_string(start, all_ascii);
+        }
+        // Fast scan, eight bytes at a time: most strings have no escape.
+        let mut high = 0u64;
+        while let Some(word) = bytes.get(self.pos..self.pos + 8) {
+            let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            let hits = special_bytes(w);
+            if hits != 0 {
+                let n = (hits.trailing_zeros() / 8) as usize;
+                if n > 0 {
+                    // Only the lanes before the hit belong to this run.
+                    high |= w & (u64::MAX >> (64 - 8 * n));
+                }
+                self.pos += n;
+                break;
+            }
+            high |= w;
+            self.pos += 8;
+        }
         loop {
             match bytes.get(self.pos) {
                 None => return Err(LexError::Eof { offset: self.pos }),
@@ -224,14 +346,82 @@ impl<'a> Lexer<'a> {
                     return Ok(JsonStr {
                         value: Cow::Borrowed(value),
                         canonical_escapes: true,
+                        ascii: high & 0x8080_8080_8080_8080 == 0,
                     });
                 }
                 Some(b'\\') => break,
                 Some(&b) if b < 0x20 => return Err(LexError::ControlInString { offset: self.pos }),
-                Some(_) => self.pos += 1,
+                Some(&b) => {
+                    high |= u64::from(b);
+                    self.pos += 1;
+                }
             }
         }
-        // Slow path: decode escapes into an owned string.
+        self.escaped_string(start)
+    }
+
+    /// Whether the text is clean and ASCII: then every string token is its
+    /// own canonical value and [`Self::ascii_string`] applies.
+    #[inline]
+    pub(crate) fn clean_ascii(&self) -> bool {
+        self.clean == Some(true)
+    }
+
+    /// In a clean ASCII text, a string token's bytes (between the quotes).
+    #[inline]
+    pub(crate) fn ascii_string(&mut self) -> Option<&'a [u8]> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.pos;
+        self.find_quote();
+        let value = self.bytes().get(start..self.pos)?;
+        self.eat(b'"').then_some(value)
+    }
+
+    /// Moves to the next `"` (or the end), eight bytes at a time.
+    #[inline]
+    fn find_quote(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let rest = self.bytes().get(self.pos..).unwrap_or_default();
+        let mut words = rest.chunks_exact(8);
+        let mut n = 0;
+        for word in &mut words {
+            let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ (ONES * u64::from(b'"'));
+            let hits = x.wrapping_sub(ONES) & !x & HIGH;
+            if hits != 0 {
+                self.pos += n + (hits.trailing_zeros() / 8) as usize;
+                return;
+            }
+            n += 8;
+        }
+        let tail = words.remainder();
+        self.pos += n + tail.iter().position(|&b| b == b'"').unwrap_or(tail.len());
+    }
+
+    /// A string in a clean text: it ends at the next `"`.
+    #[inline]
+    fn clean_string(&mut self, start: usize, all_ascii: bool) -> Result<JsonStr<'a>, LexError> {
+        self.find_quote();
+        let value = self
+            .text
+            .get(start..self.pos)
+            .ok_or(LexError::Eof { offset: self.pos })?;
+        self.expect(b'"', "'\"'")?;
+        Ok(JsonStr {
+            value: Cow::Borrowed(value),
+            canonical_escapes: true,
+            ascii: all_ascii || value.is_ascii(),
+        })
+    }
+
+    /// The rest of a string token that holds an escape: decode into an owned
+    /// string. Kept out of line so the common path stays small.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Result<JsonStr<'a>, LexError> {
+        let bytes = self.bytes();
         let mut out = String::from(self.text.get(start..self.pos).unwrap_or_default());
         let mut canonical = true;
         loop {
@@ -248,9 +438,11 @@ impl<'a> Lexer<'a> {
             }
             out.push_str(self.text.get(run_start..self.pos).unwrap_or_default());
             if self.eat(b'"') {
+                let ascii = out.is_ascii();
                 return Ok(JsonStr {
                     value: Cow::Owned(out),
                     canonical_escapes: canonical,
+                    ascii,
                 });
             }
             // A backslash.
@@ -329,9 +521,61 @@ impl<'a> Lexer<'a> {
     }
 }
 
-impl<'a> Lexer<'a> {
-    /// Moves back to an earlier position (only ever one this lexer reported).
-    pub(crate) fn seek(&mut self, pos: usize) {
-        self.pos = pos.min(self.text.len());
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// The word-at-a-time scan must find a special byte at every lane of
+    /// every word, and must see non-ASCII wherever it is.
+    #[test]
+    fn string_scan_finds_every_special_byte_at_every_position() {
+        for len in 0..24 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, 0x0a] {
+                    let mut body = vec![b'a'; len];
+                    body[at] = special;
+                    let mut text = vec![b'"'];
+                    text.extend_from_slice(&body);
+                    // Never `\"`: a backslash must meet a letter JSON has no escape for.
+                    text.extend_from_slice(b"q\"");
+                    let text = String::from_utf8(text).unwrap();
+                    let mut lx = Lexer::new(&text);
+                    let got = lx.string();
+                    match special {
+                        b'"' => {
+                            let s = got.expect("ends at the quote");
+                            assert_eq!(s.value.len(), at, "len {len} at {at}");
+                            assert_eq!(lx.pos(), at + 2);
+                        }
+                        b'\\' => assert!(
+                            matches!(got, Err(LexError::BadEscape { offset }) if offset == at + 1),
+                            "len {len} at {at}: {:?}",
+                            got.err()
+                        ),
+                        _ => assert!(
+                            matches!(got, Err(LexError::ControlInString { offset }) if offset == at + 1),
+                            "len {len} at {at}"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn string_scan_reports_non_ascii_in_any_lane() {
+        for len in 1..24 {
+            for at in 0..len {
+                let mut body: Vec<char> = vec!['a'; len];
+                body[at] = 'é';
+                let text = format!("\"{}\"", body.iter().collect::<String>());
+                let s = Lexer::new(&text).string().unwrap();
+                assert!(!s.ascii, "len {len} at {at}");
+                let plain = format!("\"{}\"", "a".repeat(len));
+                assert!(Lexer::new(&plain).string().unwrap().ascii);
+            }
+        }
     }
 }

@@ -10,8 +10,11 @@ pub(crate) const NAME_MAX: usize = 64;
 pub(crate) fn writer_id(s: &str) -> Result<(), RecordError> {
     let f = Field::WriterId;
     check_len(f, s, WRITER_ID_MAX)?;
-    if let Some((at, c)) = s.char_indices().find(|&(_, c)| is_control(c)) {
-        return Err(RecordError::invalid(f, Rule::ControlCharacter { at, ch: c }, s));
+    // Control characters are single ASCII bytes, which never occur inside
+    // a multi-byte UTF-8 sequence, so a byte scan finds exactly them.
+    if let Some(at) = s.bytes().position(|b| b < 0x20 || b == 0x7f) {
+        let ch = char::from(s.as_bytes().get(at).copied().unwrap_or(0));
+        return Err(RecordError::invalid(f, Rule::ControlCharacter { at, ch }, s));
     }
     Ok(())
 }
@@ -75,10 +78,6 @@ pub(crate) fn seq_and_prev(seq: u64, prev_is_genesis: bool) -> Result<(), Record
         )),
         _ => Ok(()),
     }
-}
-
-pub(crate) fn is_control(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}')
 }
 
 fn check_len(f: Field, s: &str, max: usize) -> Result<(), RecordError> {

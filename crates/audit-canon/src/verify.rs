@@ -3,7 +3,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::digest::{Digest, PrevHash};
-use crate::lexer::{Lexer, Peeked};
+use crate::lexer::{Lexer, Peeked, prescan};
 use crate::limits::{Limits, MAX_DEPTH};
 use crate::parse::{ParseError, check_text, parse_record};
 use crate::record::is_nfc_fast;
@@ -102,7 +102,17 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
         return None;
     }
     let text = check_text(bytes).ok()?;
-    let mut lx = Lexer::new(text);
+    // Canonical bytes never hold a raw control byte. Without a backslash,
+    // strings need no escape handling at all (the common case).
+    let scan = prescan(bytes);
+    if scan.control {
+        return None;
+    }
+    let mut lx = if scan.backslash {
+        Lexer::new(text)
+    } else {
+        Lexer::new_clean(text, scan.ascii)
+    };
     lx.eat_lit(b"{\"v\":").then_some(())?;
     rules::version(uint(&mut lx)?).ok()?;
     lx.eat_lit(b",\"ts_ms\":").then_some(())?;
@@ -115,25 +125,10 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
     rules::stream(&string(&mut lx)?).ok()?;
     lx.eat_lit(b",\"kind\":").then_some(())?;
     rules::kind(&string(&mut lx)?).ok()?;
-    lx.eat_lit(b",\"actor\":{").then_some(())?;
-    let mut first = true;
-    if lx.eat_lit(b"\"anon\":") {
-        first = false;
-        if !(lx.eat_lit(b"true") || lx.eat_lit(b"false")) {
-            return None;
-        }
-    }
-    fixed_keys(
-        &mut lx,
-        first,
-        &[b"\"cap_id\":", b"\"key_fpr\":", b"\"passport_id\":"],
-    )?;
-    lx.eat_lit(b",\"subject\":{").then_some(())?;
-    fixed_keys(
-        &mut lx,
-        true,
-        &[b"\"content_id\":", b"\"ledger_txid\":", b"\"name\":"],
-    )?;
+    lx.eat_lit(b",\"actor\":").then_some(())?;
+    fixed_object(&mut lx, &[b"anon", b"cap_id", b"key_fpr", b"passport_id"])?;
+    lx.eat_lit(b",\"subject\":").then_some(())?;
+    fixed_object(&mut lx, &[b"content_id", b"ledger_txid", b"name"])?;
     lx.eat_lit(b",\"reason\":").then_some(())?;
     rules::reason(&string(&mut lx)?).ok()?;
     lx.eat_lit(b",\"attrs\":").then_some(())?;
@@ -149,21 +144,39 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
     lx.at_end().then_some(())
 }
 
-/// The optional string members of `actor`/`subject`, in order, then `}`.
-fn fixed_keys(lx: &mut Lexer<'_>, mut first: bool, keys: &[&[u8]]) -> Option<()> {
-    for key in keys {
-        let save = lx.pos();
-        if !first && !lx.eat(b',') {
-            break;
-        }
-        if lx.eat_lit(key) {
-            string(lx)?;
-            first = false;
+/// `actor` or `subject`: an object whose keys come from `keys`, in that
+/// (ascending) order, each at most once. `anon` is a boolean, the rest
+/// strings.
+fn fixed_object(lx: &mut Lexer<'_>, keys: &[&[u8]]) -> Option<()> {
+    lx.eat(b'{').then_some(())?;
+    if lx.eat(b'}') {
+        return Some(());
+    }
+    let mut next = 0;
+    loop {
+        let key = key(lx)?;
+        let idx = next + keys.get(next..)?.iter().position(|k| **k == *key)?;
+        next = idx + 1;
+        lx.eat(b':').then_some(())?;
+        if *key == *b"anon" {
+            (lx.eat_lit(b"true") || lx.eat_lit(b"false")).then_some(())?;
         } else {
-            lx.seek(save);
+            skip_string(lx)?;
+        }
+        if !lx.eat(b',') {
+            return lx.eat(b'}').then_some(());
         }
     }
-    lx.eat(b'}').then_some(())
+}
+
+/// A canonical string whose value is not needed.
+#[inline]
+fn skip_string(lx: &mut Lexer<'_>) -> Option<()> {
+    if lx.clean_ascii() {
+        lx.ascii_string().map(drop)
+    } else {
+        string(lx).map(drop)
+    }
 }
 
 fn uint(lx: &mut Lexer<'_>) -> Option<u64> {
@@ -174,9 +187,22 @@ fn uint(lx: &mut Lexer<'_>) -> Option<u64> {
 }
 
 /// A canonical string: canonical escapes only, NFC.
+#[inline]
 fn string<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, str>> {
     let s = lx.string().ok()?;
-    (s.canonical_escapes && is_nfc_fast(&s.value)).then_some(s.value)
+    (s.canonical_escapes && (s.ascii || is_nfc_fast(&s.value))).then_some(s.value)
+}
+
+/// An object key's canonical bytes.
+#[inline]
+fn key<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, [u8]>> {
+    if lx.clean_ascii() {
+        return lx.ascii_string().map(std::borrow::Cow::Borrowed);
+    }
+    Some(match string(lx)? {
+        std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_bytes()),
+    })
 }
 
 /// A canonical object at nesting `depth`: keys strictly ascending by bytes.
@@ -187,11 +213,11 @@ fn object(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
     if lx.eat(b'}') {
         return Some(());
     }
-    let mut prev_key: Option<std::borrow::Cow<'_, str>> = None;
+    let mut prev_key: Option<std::borrow::Cow<'_, [u8]>> = None;
     loop {
-        let key = string(lx)?;
+        let key = key(lx)?;
         if let Some(p) = &prev_key
-            && p.as_bytes() >= key.as_bytes()
+            && !ascending(p, &key)
         {
             return None;
         }
@@ -225,8 +251,20 @@ fn value(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
                 return lx.eat(b']').then_some(());
             }
         }
-        Peeked::String => string(lx).map(drop),
+        Peeked::String => skip_string(lx),
         Peeked::Number => lx.integer().ok().map(drop),
         p => lx.literal(p).ok(),
     }
+}
+
+/// `a < b` in byte order; a plain loop, since keys are short and a
+/// `memcmp` call costs more than comparing them.
+#[inline]
+fn ascending(a: &[u8], b: &[u8]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
 }
