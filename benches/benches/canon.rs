@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::hint::black_box;
 
 use audit_canon::{AuditRecord, Digest, Limits, PrevHash, verify_record};
-use audit_cli::workload::Workload;
+use audit_cli::Workload;
 use criterion::{Criterion, Throughput};
 use ron_audit_benches::{Floor, floor_of, paired, print_paired, report};
 

@@ -6,7 +6,9 @@
 //!
 //! - [`Cli`]: the clap command tree; [`run`] executes it and returns the
 //!   exit code of FORMAT-v1.md section 7 ([`Exit`]).
-//! - [`workload::Workload`]: deterministic, realistic events.
+//! - [`run_canon`] and [`run_demo`]: the commands, over any reader and
+//!   writers, so tests and other front ends can drive them.
+//! - [`Workload`]: deterministic, realistic events.
 //!
 //! # Guarantees
 //!
@@ -22,22 +24,25 @@
 //! # Example
 //!
 //! ```
-//! use audit_cli::{Exit, canon};
+//! use audit_cli::{Exit, run_canon};
 //! let mut out = Vec::new();
 //! let mut err = Vec::new();
 //! let input = br#"{"v":1,"ts_ms":0,"writer_id":"w","seq":1,"stream":"s","kind":"K","actor":{},"subject":{},"reason":"ok","attrs":{},"prev":"b3:0"}"#;
-//! assert_eq!(canon::run(&mut &input[..], &mut out, &mut err, false), Exit::Ok);
+//! assert_eq!(run_canon(&mut &input[..], &mut out, &mut err, false), Exit::Ok);
 //! assert!(String::from_utf8(out)?.lines().nth(1).unwrap().starts_with("b3:"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod canon;
-pub mod demo;
+mod canon;
+mod demo;
 mod exit;
-pub mod workload;
+mod workload;
 
+pub use canon::run as run_canon;
+pub use demo::{DEMO_WRITER, run as run_demo};
 pub use exit::Exit;
+pub use workload::{Event, STREAMS, Workload};
 
 use std::io::Write;
 
@@ -78,8 +83,8 @@ pub fn run(cli: Cli) -> Exit {
     let mut out = stdout.lock();
     let mut err = stderr.lock();
     let exit = match cli.command {
-        Command::Canon { json } => canon::run(&mut std::io::stdin().lock(), &mut out, &mut err, json),
-        Command::Demo { records } => demo::run(records, &mut out, &mut err),
+        Command::Canon { json } => run_canon(&mut std::io::stdin().lock(), &mut out, &mut err, json),
+        Command::Demo { records } => run_demo(records, &mut out, &mut err),
     };
     let _ = out.flush();
     exit
