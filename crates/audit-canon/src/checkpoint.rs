@@ -60,8 +60,8 @@ impl CheckpointBody {
     }
 
     fn validate(&self) -> Result<(), CheckpointError> {
-        rules::writer_id(&self.writer_id)?;
-        rules::stream(&self.stream)?;
+        rules::writer_id(self.writer_id.as_bytes())?;
+        rules::stream(self.stream.as_bytes())?;
         if self.start_seq == 0 || self.start_seq > self.end_seq {
             return Err(CheckpointError::Range {
                 start: self.start_seq,
@@ -160,7 +160,7 @@ impl CheckpointBody {
             return Err(CheckpointError::TooLarge { len: bytes.len() });
         }
         let text = check_text(bytes).map_err(|_| CheckpointError::NonCanonical { offset: 0 })?;
-        let mut lx = Lexer::new(text);
+        let mut lx = Lexer::new(text.as_bytes());
         let nc = |lx: &Lexer<'_>| CheckpointError::NonCanonical { offset: lx.pos() };
         let lit = |lx: &mut Lexer<'_>, l: &[u8]| if lx.eat_lit(l) { Ok(()) } else { Err(nc(lx)) };
         lit(&mut lx, b"{\"v\":1,\"writer_id\":")?;

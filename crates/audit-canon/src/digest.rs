@@ -56,8 +56,13 @@ impl Digest {
     ///
     /// The genesis string `"b3:0"` is not a digest; parse it as a [`PrevHash`].
     pub fn parse(s: &str) -> Result<Self, HashParseError> {
+        Self::parse_bytes(s.as_bytes())
+    }
+
+    /// [`Digest::parse`] over the UTF-8 bytes of a hash string.
+    pub(crate) fn parse_bytes(s: &[u8]) -> Result<Self, HashParseError> {
         let hex = s
-            .strip_prefix(PREFIX)
+            .strip_prefix(PREFIX.as_bytes())
             .ok_or_else(|| HashParseError::Prefix { input: truncate(s) })?;
         if hex.len() != 64 {
             return Err(HashParseError::Length {
@@ -67,7 +72,7 @@ impl Digest {
         }
         let mut out = [0u8; 32];
         let mut bad = 0u8;
-        for (slot, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        for (slot, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
             if let [h, l] = pair {
                 let (h, l) = (HEX_VAL[usize::from(*h)], HEX_VAL[usize::from(*l)]);
                 bad |= h | l;
@@ -76,8 +81,8 @@ impl Digest {
         }
         if bad & 0x80 != 0 {
             let at = hex
-                .bytes()
-                .position(|b| HEX_VAL[usize::from(b)] & 0x80 != 0)
+                .iter()
+                .position(|&b| HEX_VAL[usize::from(b)] & 0x80 != 0)
                 .unwrap_or(0);
             return Err(HashParseError::Hex {
                 input: truncate(s),
@@ -106,8 +111,9 @@ static HEX_VAL: [u8; 256] = {
 };
 
 /// Keeps error messages bounded when the offending input is huge.
-fn truncate(s: &str) -> String {
+fn truncate(s: &[u8]) -> String {
     const MAX: usize = 80;
+    let s = &*String::from_utf8_lossy(s);
     if s.len() <= MAX {
         return s.to_owned();
     }
@@ -169,10 +175,15 @@ pub enum PrevHash {
 impl PrevHash {
     /// Parses `"b3:0"` or a `"b3:<64 hex>"` hash string.
     pub fn parse(s: &str) -> Result<Self, HashParseError> {
-        if s == GENESIS {
+        Self::parse_bytes(s.as_bytes())
+    }
+
+    /// [`PrevHash::parse`] over the UTF-8 bytes of a hash string.
+    pub(crate) fn parse_bytes(s: &[u8]) -> Result<Self, HashParseError> {
+        if s == GENESIS.as_bytes() {
             Ok(Self::Genesis)
         } else {
-            Digest::parse(s).map(Self::Digest)
+            Digest::parse_bytes(s).map(Self::Digest)
         }
     }
 

@@ -1,4 +1,4 @@
-//! A strict JSON tokenizer over UTF-8 text, shared by the record parser and
+//! A strict JSON tokenizer over bytes, shared by the record parser and
 //! the canonical validator. It never panics and never allocates a length it
 //! read from the input: strings are borrowed unless they hold escapes.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +26,8 @@ pub(crate) enum LexError {
     BadEscape { offset: usize },
     /// A `\u` escape of an unpaired UTF-16 surrogate.
     LoneSurrogate { offset: usize },
+    /// A string token that is not UTF-8.
+    InvalidUtf8 { offset: usize },
 }
 
 /// A decoded string token.
@@ -62,7 +64,10 @@ pub(crate) enum Peeked {
 }
 
 pub(crate) struct Lexer<'a> {
-    text: &'a str,
+    /// The input. Only string tokens may hold non-ASCII bytes; each is
+    /// checked as UTF-8 when it is read, and anything else non-ASCII is a
+    /// syntax error, so invalid UTF-8 never passes.
+    text: &'a [u8],
     pos: usize,
     /// Set when a pre-scan of the whole text found no backslash and no
     /// control byte: then a string ends at the next `"`, and nothing else
@@ -108,7 +113,7 @@ pub(crate) fn prescan(bytes: &[u8]) -> Prescan {
 }
 
 impl<'a> Lexer<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a [u8]) -> Self {
         Self {
             text,
             pos: 0,
@@ -118,7 +123,7 @@ impl<'a> Lexer<'a> {
 
     /// A lexer for a text whose [`prescan`] found no control byte and no
     /// backslash: strings are then found by their closing quote alone.
-    pub(crate) fn new_clean(text: &'a str, ascii: bool) -> Self {
+    pub(crate) fn new_clean(text: &'a [u8], ascii: bool) -> Self {
         Self {
             text,
             pos: 0,
@@ -133,7 +138,7 @@ impl<'a> Lexer<'a> {
 
     #[inline]
     fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+        self.text
     }
 
     #[inline]
@@ -302,6 +307,30 @@ impl<'a> Lexer<'a> {
         Integer::new(v).ok_or(LexError::OutOfRange { offset: start })
     }
 
+    /// Checks an integer whose value is not needed: the same verdict as
+    /// [`Self::integer`], without arithmetic unless it has 19 digits or more.
+    #[inline]
+    pub(crate) fn skip_integer(&mut self) -> Result<(), LexError> {
+        let start = self.pos;
+        let neg = self.eat(b'-');
+        let first = self.pos;
+        let bytes = self.bytes();
+        while bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+            self.pos += 1;
+        }
+        let digits = self.pos - first;
+        let lead = bytes.get(first).copied();
+        if digits >= 19 || digits == 0 || (digits > 1 && lead == Some(b'0')) || (neg && lead == Some(b'0')) {
+            // Rare or failing: let the full parser give the exact verdict.
+            self.pos = start;
+            return self.integer().map(drop);
+        }
+        match self.peek_byte() {
+            Some(b'.' | b'e' | b'E') => Err(LexError::Float { offset: start }),
+            _ => Ok(()),
+        }
+    }
+
     fn skip_digits(&mut self) {
         while let Some(b'0'..=b'9') = self.peek_byte() {
             self.pos += 1;
@@ -338,10 +367,7 @@ impl<'a> Lexer<'a> {
             match bytes.get(self.pos) {
                 None => return Err(LexError::Eof { offset: self.pos }),
                 Some(b'"') => {
-                    let value = self.text.get(start..self.pos).ok_or(LexError::Syntax {
-                        offset: start,
-                        expected: "a string",
-                    })?;
+                    let value = self.str_at(start, self.pos)?;
                     self.pos += 1;
                     return Ok(JsonStr {
                         value: Cow::Borrowed(value),
@@ -360,11 +386,13 @@ impl<'a> Lexer<'a> {
         self.escaped_string(start)
     }
 
-    /// Whether the text is clean and ASCII: then every string token is its
-    /// own canonical value and [`Self::ascii_string`] applies.
+    /// The bytes `start..end` as UTF-8 text.
     #[inline]
-    pub(crate) fn clean_ascii(&self) -> bool {
-        self.clean == Some(true)
+    fn str_at(&self, start: usize, end: usize) -> Result<&'a str, LexError> {
+        let bytes = self.text.get(start..end).ok_or(LexError::Eof { offset: end })?;
+        std::str::from_utf8(bytes).map_err(|e| LexError::InvalidUtf8 {
+            offset: start + e.valid_up_to(),
+        })
     }
 
     /// In a clean ASCII text, a string token's bytes (between the quotes).
@@ -404,10 +432,7 @@ impl<'a> Lexer<'a> {
     #[inline]
     fn clean_string(&mut self, start: usize, all_ascii: bool) -> Result<JsonStr<'a>, LexError> {
         self.find_quote();
-        let value = self
-            .text
-            .get(start..self.pos)
-            .ok_or(LexError::Eof { offset: self.pos })?;
+        let value = self.str_at(start, self.pos)?;
         self.expect(b'"', "'\"'")?;
         Ok(JsonStr {
             value: Cow::Borrowed(value),
@@ -422,7 +447,7 @@ impl<'a> Lexer<'a> {
     #[inline(never)]
     fn escaped_string(&mut self, start: usize) -> Result<JsonStr<'a>, LexError> {
         let bytes = self.bytes();
-        let mut out = String::from(self.text.get(start..self.pos).unwrap_or_default());
+        let mut out = String::from(self.str_at(start, self.pos)?);
         let mut canonical = true;
         loop {
             let run_start = self.pos;
@@ -436,7 +461,7 @@ impl<'a> Lexer<'a> {
                     Some(_) => self.pos += 1,
                 }
             }
-            out.push_str(self.text.get(run_start..self.pos).unwrap_or_default());
+            out.push_str(self.str_at(run_start, self.pos)?);
             if self.eat(b'"') {
                 let ascii = out.is_ascii();
                 return Ok(JsonStr {
@@ -540,7 +565,6 @@ mod tests {
                     text.extend_from_slice(&body);
                     // Never `\"`: a backslash must meet a letter JSON has no escape for.
                     text.extend_from_slice(b"q\"");
-                    let text = String::from_utf8(text).unwrap();
                     let mut lx = Lexer::new(&text);
                     let got = lx.string();
                     match special {
@@ -571,10 +595,10 @@ mod tests {
                 let mut body: Vec<char> = vec!['a'; len];
                 body[at] = 'é';
                 let text = format!("\"{}\"", body.iter().collect::<String>());
-                let s = Lexer::new(&text).string().unwrap();
+                let s = Lexer::new(text.as_bytes()).string().unwrap();
                 assert!(!s.ascii, "len {len} at {at}");
                 let plain = format!("\"{}\"", "a".repeat(len));
-                assert!(Lexer::new(&plain).string().unwrap().ascii);
+                assert!(Lexer::new(plain.as_bytes()).string().unwrap().ascii);
             }
         }
     }

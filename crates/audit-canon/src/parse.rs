@@ -244,6 +244,7 @@ impl ParseError {
             LexError::ControlInString { offset } => Self::ControlInString { offset },
             LexError::BadEscape { offset } => Self::BadEscape { offset },
             LexError::LoneSurrogate { offset } => Self::LoneSurrogate { offset },
+            LexError::InvalidUtf8 { offset } => Self::InvalidUtf8 { offset },
         }
     }
 }
@@ -274,7 +275,9 @@ pub fn parse_record(input: &[u8], limits: &Limits) -> Result<ParsedRecord, Parse
         });
     }
     let text = check_text(input)?;
-    let mut p = Parser { lx: Lexer::new(text) };
+    let mut p = Parser {
+        lx: Lexer::new(text.as_bytes()),
+    };
     let (record, claimed) = p.record()?;
     let mut canonical = Vec::with_capacity(input.len());
     record.canonical_bytes(limits, &mut canonical)?;

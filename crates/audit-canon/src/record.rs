@@ -272,10 +272,10 @@ impl RecordBuilder {
 /// Field rules of a record whose strings are already NFC.
 pub(crate) fn validate(rec: &AuditRecord) -> Result<(), RecordError> {
     rules::version(rec.v)?;
-    rules::writer_id(&rec.writer_id)?;
-    rules::stream(&rec.stream)?;
-    rules::kind(&rec.kind)?;
-    rules::reason(&rec.reason)?;
+    rules::writer_id(rec.writer_id.as_bytes())?;
+    rules::stream(rec.stream.as_bytes())?;
+    rules::kind(rec.kind.as_bytes())?;
+    rules::reason(rec.reason.as_bytes())?;
     rules::seq_and_prev(rec.seq, rec.prev.is_genesis())
 }
 

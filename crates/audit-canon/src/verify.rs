@@ -2,10 +2,10 @@
 //! record, then its digest. No parse tree, no re-serialization.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::digest::{Digest, PrevHash};
+use crate::digest::Digest;
 use crate::lexer::{Lexer, Peeked, prescan};
 use crate::limits::{Limits, MAX_DEPTH};
-use crate::parse::{ParseError, check_text, parse_record};
+use crate::parse::{ParseError, parse_record};
 use crate::record::is_nfc_fast;
 use crate::rules;
 
@@ -101,45 +101,61 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
     if bytes.len() > limits.max_record_bytes() {
         return None;
     }
-    let text = check_text(bytes).ok()?;
+    // No whole-text UTF-8 pass: the lexer checks each string token, and a
+    // non-ASCII byte anywhere else is a syntax error.
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return None;
+    }
     // Canonical bytes never hold a raw control byte. Without a backslash,
     // strings need no escape handling at all (the common case).
     let scan = prescan(bytes);
     if scan.control {
         return None;
     }
-    let mut lx = if scan.backslash {
-        Lexer::new(text)
+    if scan.backslash {
+        walk::<false>(&mut Lexer::new(bytes), limits)
+    } else if scan.ascii {
+        walk::<true>(&mut Lexer::new_clean(bytes, true), limits)
     } else {
-        Lexer::new_clean(text, scan.ascii)
-    };
+        walk::<false>(&mut Lexer::new_clean(bytes, false), limits)
+    }
+}
+
+/// The record grammar in canonical form, key by key. `CLEAN`: the text is
+/// ASCII with no backslash, so every string token is its own value.
+#[inline]
+fn walk<const CLEAN: bool>(lx: &mut Lexer<'_>, limits: &Limits) -> Option<()> {
     lx.eat_lit(b"{\"v\":").then_some(())?;
-    rules::version(uint(&mut lx)?).ok()?;
+    rules::version(uint(lx)?).ok()?;
     lx.eat_lit(b",\"ts_ms\":").then_some(())?;
-    uint(&mut lx)?;
+    uint(lx)?;
     lx.eat_lit(b",\"writer_id\":").then_some(())?;
-    rules::writer_id(&string(&mut lx)?).ok()?;
+    rules::writer_id(&key::<CLEAN>(lx)?).ok()?;
     lx.eat_lit(b",\"seq\":").then_some(())?;
-    let seq = uint(&mut lx)?;
+    let seq = uint(lx)?;
     lx.eat_lit(b",\"stream\":").then_some(())?;
-    rules::stream(&string(&mut lx)?).ok()?;
+    rules::stream(&key::<CLEAN>(lx)?).ok()?;
     lx.eat_lit(b",\"kind\":").then_some(())?;
-    rules::kind(&string(&mut lx)?).ok()?;
+    rules::kind(&key::<CLEAN>(lx)?).ok()?;
     lx.eat_lit(b",\"actor\":").then_some(())?;
-    fixed_object(&mut lx, &[b"anon", b"cap_id", b"key_fpr", b"passport_id"])?;
+    fixed_object::<CLEAN>(lx, &[b"anon", b"cap_id", b"key_fpr", b"passport_id"])?;
     lx.eat_lit(b",\"subject\":").then_some(())?;
-    fixed_object(&mut lx, &[b"content_id", b"ledger_txid", b"name"])?;
+    fixed_object::<CLEAN>(lx, &[b"content_id", b"ledger_txid", b"name"])?;
     lx.eat_lit(b",\"reason\":").then_some(())?;
-    rules::reason(&string(&mut lx)?).ok()?;
+    rules::reason(&key::<CLEAN>(lx)?).ok()?;
     lx.eat_lit(b",\"attrs\":").then_some(())?;
     let attrs_start = lx.pos();
-    object(&mut lx, 1)?;
+    object::<CLEAN>(lx, 1)?;
     if lx.pos() - attrs_start > limits.max_attrs_bytes() {
         return None;
     }
     lx.eat_lit(b",\"prev\":").then_some(())?;
-    let prev = PrevHash::parse(&string(&mut lx)?).ok()?;
-    rules::seq_and_prev(seq, prev.is_genesis()).ok()?;
+    let prev = key::<CLEAN>(lx)?;
+    let genesis = *prev == *crate::digest::GENESIS.as_bytes();
+    if !genesis && !is_hash_string(&prev) {
+        return None;
+    }
+    rules::seq_and_prev(seq, genesis).ok()?;
     lx.eat(b'}').then_some(())?;
     lx.at_end().then_some(())
 }
@@ -147,21 +163,21 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
 /// `actor` or `subject`: an object whose keys come from `keys`, in that
 /// (ascending) order, each at most once. `anon` is a boolean, the rest
 /// strings.
-fn fixed_object(lx: &mut Lexer<'_>, keys: &[&[u8]]) -> Option<()> {
+fn fixed_object<const CLEAN: bool>(lx: &mut Lexer<'_>, keys: &[&[u8]]) -> Option<()> {
     lx.eat(b'{').then_some(())?;
     if lx.eat(b'}') {
         return Some(());
     }
     let mut next = 0;
     loop {
-        let key = key(lx)?;
-        let idx = next + keys.get(next..)?.iter().position(|k| **k == *key)?;
+        let key = key::<CLEAN>(lx)?;
+        let idx = next + keys.get(next..)?.iter().position(|k| same(k, &key))?;
         next = idx + 1;
         lx.eat(b':').then_some(())?;
         if *key == *b"anon" {
             (lx.eat_lit(b"true") || lx.eat_lit(b"false")).then_some(())?;
         } else {
-            skip_string(lx)?;
+            skip_string::<CLEAN>(lx)?;
         }
         if !lx.eat(b',') {
             return lx.eat(b'}').then_some(());
@@ -169,10 +185,11 @@ fn fixed_object(lx: &mut Lexer<'_>, keys: &[&[u8]]) -> Option<()> {
     }
 }
 
-/// A canonical string whose value is not needed.
+/// A canonical string whose value is not needed. `CLEAN`: the text is
+/// known to be clean ASCII (see `prescan`).
 #[inline]
-fn skip_string(lx: &mut Lexer<'_>) -> Option<()> {
-    if lx.clean_ascii() {
+fn skip_string<const CLEAN: bool>(lx: &mut Lexer<'_>) -> Option<()> {
+    if CLEAN {
         lx.ascii_string().map(drop)
     } else {
         string(lx).map(drop)
@@ -193,10 +210,10 @@ fn string<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, str>> {
     (s.canonical_escapes && (s.ascii || is_nfc_fast(&s.value))).then_some(s.value)
 }
 
-/// An object key's canonical bytes.
+/// A string token's canonical bytes (an object key or a field value).
 #[inline]
-fn key<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, [u8]>> {
-    if lx.clean_ascii() {
+fn key<'a, const CLEAN: bool>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, [u8]>> {
+    if CLEAN {
         return lx.ascii_string().map(std::borrow::Cow::Borrowed);
     }
     Some(match string(lx)? {
@@ -206,7 +223,7 @@ fn key<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, [u8]>> {
 }
 
 /// A canonical object at nesting `depth`: keys strictly ascending by bytes.
-fn object(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
+fn object<const CLEAN: bool>(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
     if depth > MAX_DEPTH || !lx.eat(b'{') {
         return None;
     }
@@ -215,14 +232,14 @@ fn object(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
     }
     let mut prev_key: Option<std::borrow::Cow<'_, [u8]>> = None;
     loop {
-        let key = key(lx)?;
+        let key = key::<CLEAN>(lx)?;
         if let Some(p) = &prev_key
             && !ascending(p, &key)
         {
             return None;
         }
         lx.eat(b':').then_some(())?;
-        value(lx, depth)?;
+        value::<CLEAN>(lx, depth)?;
         prev_key = Some(key);
         if lx.eat(b',') {
             continue;
@@ -232,9 +249,9 @@ fn object(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
 }
 
 /// A canonical value inside a container at nesting `depth`.
-fn value(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
+fn value<const CLEAN: bool>(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
     match lx.peek().ok()? {
-        Peeked::Object => object(lx, depth + 1),
+        Peeked::Object => object::<CLEAN>(lx, depth + 1),
         Peeked::Array => {
             if depth + 1 > MAX_DEPTH {
                 return None;
@@ -244,15 +261,15 @@ fn value(lx: &mut Lexer<'_>, depth: usize) -> Option<()> {
                 return Some(());
             }
             loop {
-                value(lx, depth + 1)?;
+                value::<CLEAN>(lx, depth + 1)?;
                 if lx.eat(b',') {
                     continue;
                 }
                 return lx.eat(b']').then_some(());
             }
         }
-        Peeked::String => skip_string(lx),
-        Peeked::Number => lx.integer().ok().map(drop),
+        Peeked::String => skip_string::<CLEAN>(lx),
+        Peeked::Number => lx.skip_integer().ok(),
         p => lx.literal(p).ok(),
     }
 }
@@ -267,4 +284,20 @@ fn ascending(a: &[u8], b: &[u8]) -> bool {
         }
     }
     a.len() < b.len()
+}
+
+/// `a == b` without a `memcmp` call, for short keys.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// `"b3:"` and 64 lowercase hex digits: what `Digest::parse` accepts,
+/// checked without decoding.
+#[inline]
+fn is_hash_string(s: &[u8]) -> bool {
+    match s.strip_prefix(b"b3:") {
+        Some(hex) => hex.len() == 64 && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        None => false,
+    }
 }
