@@ -93,6 +93,66 @@ impl Digest {
     }
 }
 
+/// Whether every byte of `hex` is a lowercase hex digit, eight at a time.
+pub(crate) fn is_lower_hex(hex: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = ONES * 0x7f;
+    const HIGH: u64 = ONES * 0x80;
+    // Bit Twiddling Hacks' `hasbetween`: the high bit of each lane whose
+    // byte is strictly between m and n (bytes >= 0x80 never are).
+    let between = |x: u64, m: u64, n: u64| {
+        (ONES * (127 + n)).wrapping_sub(x & LOW7) & !x & (x & LOW7).wrapping_add(ONES * (127 - m)) & HIGH
+    };
+    let mut words = hex.chunks_exact(8);
+    let words_ok = words.all(|w| {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        between(x, u64::from(b'0') - 1, u64::from(b'9') + 1)
+            | between(x, u64::from(b'a') - 1, u64::from(b'f') + 1)
+            == HIGH
+    });
+    words_ok
+        && words
+            .remainder()
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_lower_hex;
+
+    #[test]
+    fn is_lower_hex_agrees_with_a_byte_check_in_every_lane() {
+        for lane in 0..9 {
+            for b in 0..=255u8 {
+                let mut s = *b"0123456789abcdef0";
+                if let Some(x) = s.get_mut(lane) {
+                    *x = b;
+                }
+                let want = s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+                assert_eq!(is_lower_hex(&s), want, "byte {b:#04x} in lane {lane}");
+            }
+        }
+        // Two edge bytes at once, so a borrow from one lane meets the other.
+        let edges = [
+            0x00, 0x2f, 0x30, 0x39, 0x3a, 0x60, 0x61, 0x66, 0x67, 0x7f, 0x80, 0xb0, 0xff,
+        ];
+        for i in 0..8 {
+            for j in 0..8 {
+                for &a in &edges {
+                    for &b in &edges {
+                        let mut s = *b"0123abcd";
+                        s[i] = a;
+                        s[j] = b;
+                        let want = s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+                        assert_eq!(is_lower_hex(&s), want, "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Value of each lowercase hex digit; 0x80 marks every other byte (the
 /// canonical form has no uppercase).
 static HEX_VAL: [u8; 256] = {

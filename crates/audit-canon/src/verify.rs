@@ -297,7 +297,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 #[inline]
 fn is_hash_string(s: &[u8]) -> bool {
     match s.strip_prefix(b"b3:") {
-        Some(hex) => hex.len() == 64 && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        Some(hex) => hex.len() == 64 && crate::digest::is_lower_hex(hex),
         None => false,
     }
 }
