@@ -69,66 +69,11 @@ pub(crate) struct Lexer<'a> {
     /// syntax error, so invalid UTF-8 never passes.
     text: &'a [u8],
     pos: usize,
-    /// Set when a pre-scan of the whole text found no backslash and no
-    /// control byte: then a string ends at the next `"`, and nothing else
-    /// needs looking at. `Some(ascii)` also says whether the text is ASCII.
-    clean: Option<bool>,
-}
-
-/// What one pass over a whole text found.
-pub(crate) struct Prescan {
-    /// A raw byte below 0x20 occurs somewhere.
-    pub(crate) control: bool,
-    /// A backslash occurs somewhere.
-    pub(crate) backslash: bool,
-    /// Every byte is ASCII.
-    pub(crate) ascii: bool,
-}
-
-/// One word-at-a-time pass over `bytes`.
-pub(crate) fn prescan(bytes: &[u8]) -> Prescan {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let (mut ctl, mut bsl, mut high) = (0u64, 0u64, 0u64);
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // Exact per lane for ASCII lanes; a lane >= 0x80 may read as a hit
-        // only when `high` is set too, which sends the caller to the full path.
-        ctl |= w.wrapping_sub(ONES * 0x20) & !w;
-        let x = w ^ (ONES * u64::from(b'\\'));
-        bsl |= x.wrapping_sub(ONES) & !x;
-        high |= w;
-    }
-    for &b in words.remainder() {
-        ctl |= u64::from(b < 0x20) << 7;
-        bsl |= u64::from(b == b'\\') << 7;
-        high |= u64::from(b);
-    }
-    Prescan {
-        control: ctl & HIGH != 0,
-        backslash: bsl & HIGH != 0,
-        ascii: high & HIGH == 0,
-    }
 }
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a [u8]) -> Self {
-        Self {
-            text,
-            pos: 0,
-            clean: None,
-        }
-    }
-
-    /// A lexer for a text whose [`prescan`] found no control byte and no
-    /// backslash: strings are then found by their closing quote alone.
-    pub(crate) fn new_clean(text: &'a [u8], ascii: bool) -> Self {
-        Self {
-            text,
-            pos: 0,
-            clean: Some(ascii),
-        }
+        Self { text, pos: 0 }
     }
 
     #[inline]
@@ -343,9 +288,6 @@ impl<'a> Lexer<'a> {
         self.expect(b'"', "a string")?;
         let start = self.pos;
         let bytes = self.bytes();
-        if let Some(all_ascii) = self.clean {
-            return self.clean_string(start, all_ascii);
-        }
         // Fast scan, eight bytes at a time: most strings have no escape.
         let mut high = 0u64;
         while let Some(word) = bytes.get(self.pos..self.pos + 8) {
@@ -395,50 +337,46 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// In a clean ASCII text, a string token's bytes (between the quotes).
+    /// A string token of plain ASCII, no escape and no control character:
+    /// its bytes between the quotes. `None` when the token is anything else
+    /// (the caller then takes the general path, [`Self::string`]).
     #[inline]
-    pub(crate) fn ascii_string(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn plain_string(&mut self) -> Option<&'a [u8]> {
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         if !self.eat(b'"') {
             return None;
         }
         let start = self.pos;
-        self.find_quote();
-        let value = self.bytes().get(start..self.pos)?;
-        self.eat(b'"').then_some(value)
-    }
-
-    /// Moves to the next `"` (or the end), eight bytes at a time.
-    #[inline]
-    fn find_quote(&mut self) {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        let rest = self.bytes().get(self.pos..).unwrap_or_default();
+        let rest = self.bytes().get(start..).unwrap_or_default();
         let mut words = rest.chunks_exact(8);
         let mut n = 0;
+        let mut end = None;
         for word in &mut words {
-            let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ (ONES * u64::from(b'"'));
-            let hits = x.wrapping_sub(ONES) & !x & HIGH;
+            let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            // The lowest hit is exact (see `special_bytes`); `w & HIGH` adds
+            // the non-ASCII lanes.
+            let hits = special_bytes(w) | (w & HIGH);
             if hits != 0 {
-                self.pos += n + (hits.trailing_zeros() / 8) as usize;
-                return;
+                end = Some(n + (hits.trailing_zeros() / 8) as usize);
+                break;
             }
             n += 8;
         }
-        let tail = words.remainder();
-        self.pos += n + tail.iter().position(|&b| b == b'"').unwrap_or(tail.len());
-    }
-
-    /// A string in a clean text: it ends at the next `"`.
-    #[inline]
-    fn clean_string(&mut self, start: usize, all_ascii: bool) -> Result<JsonStr<'a>, LexError> {
-        self.find_quote();
-        let value = self.str_at(start, self.pos)?;
-        self.expect(b'"', "'\"'")?;
-        Ok(JsonStr {
-            value: Cow::Borrowed(value),
-            canonical_escapes: true,
-            ascii: all_ascii || value.is_ascii(),
-        })
+        let end = match end {
+            Some(e) => e,
+            None => {
+                let tail = words.remainder();
+                n + tail
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b))
+                    .unwrap_or(tail.len())
+            }
+        };
+        if rest.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = start + end + 1;
+        rest.get(..end)
     }
 
     /// The rest of a string token that holds an escape: decode into an owned

@@ -3,7 +3,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::digest::Digest;
-use crate::lexer::{Lexer, Peeked, prescan};
+use crate::lexer::{Lexer, Peeked};
 use crate::limits::{Limits, MAX_DEPTH};
 use crate::parse::{ParseError, parse_record};
 use crate::record::is_nfc_fast;
@@ -106,23 +106,17 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         return None;
     }
-    // Canonical bytes never hold a raw control byte. Without a backslash,
-    // strings need no escape handling at all (the common case).
-    let scan = prescan(bytes);
-    if scan.control {
-        return None;
+    // Optimistic first: most records are plain ASCII without escapes, and
+    // the CLEAN walk reads their strings as bytes. Any other string makes it
+    // give up, and the general walk decides.
+    if walk::<true>(&mut Lexer::new(bytes), limits).is_some() {
+        return Some(());
     }
-    if scan.backslash {
-        walk::<false>(&mut Lexer::new(bytes), limits)
-    } else if scan.ascii {
-        walk::<true>(&mut Lexer::new_clean(bytes, true), limits)
-    } else {
-        walk::<false>(&mut Lexer::new_clean(bytes, false), limits)
-    }
+    walk::<false>(&mut Lexer::new(bytes), limits)
 }
 
-/// The record grammar in canonical form, key by key. `CLEAN`: the text is
-/// ASCII with no backslash, so every string token is its own value.
+/// The record grammar in canonical form, key by key. `CLEAN`: read every
+/// string as plain ASCII (and fail on any other, for the caller to retry).
 #[inline]
 fn walk<const CLEAN: bool>(lx: &mut Lexer<'_>, limits: &Limits) -> Option<()> {
     lx.eat_lit(b"{\"v\":").then_some(())?;
@@ -185,12 +179,12 @@ fn fixed_object<const CLEAN: bool>(lx: &mut Lexer<'_>, keys: &[&[u8]]) -> Option
     }
 }
 
-/// A canonical string whose value is not needed. `CLEAN`: the text is
-/// known to be clean ASCII (see `prescan`).
+/// A canonical string whose value is not needed. `CLEAN`: plain ASCII
+/// only (see `Lexer::plain_string`).
 #[inline]
 fn skip_string<const CLEAN: bool>(lx: &mut Lexer<'_>) -> Option<()> {
     if CLEAN {
-        lx.ascii_string().map(drop)
+        lx.plain_string().map(drop)
     } else {
         string(lx).map(drop)
     }
@@ -214,7 +208,7 @@ fn string<'a>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, str>> {
 #[inline]
 fn key<'a, const CLEAN: bool>(lx: &mut Lexer<'a>) -> Option<std::borrow::Cow<'a, [u8]>> {
     if CLEAN {
-        return lx.ascii_string().map(std::borrow::Cow::Borrowed);
+        return lx.plain_string().map(std::borrow::Cow::Borrowed);
     }
     Some(match string(lx)? {
         std::borrow::Cow::Borrowed(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
