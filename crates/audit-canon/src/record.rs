@@ -119,6 +119,16 @@ impl AuditRecord {
         &self.prev
     }
 
+    /// This record at another chain position: `seq` and `prev` replaced,
+    /// every other field kept (they are already valid and NFC). Fails only
+    /// when the pair breaks the `seq`/`prev` rule.
+    pub fn with_position(mut self, seq: u64, prev: PrevHash) -> Result<Self, RecordError> {
+        rules::seq_and_prev(seq, prev.is_genesis())?;
+        self.seq = seq;
+        self.prev = prev;
+        Ok(self)
+    }
+
     /// A builder holding this record's fields, to derive a successor or a
     /// variant from it.
     pub fn to_builder(&self) -> RecordBuilder {

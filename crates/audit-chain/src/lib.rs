@@ -1,10 +1,66 @@
 //! `audit-chain`: turns host events into the next record of their
-//! `(writer_id, stream)` chain and hands them to a sink without ever
-//! stalling the host.
+//! `(writer_id, stream)` chain and hands them to a sink.
 //!
-//! Status: the crate is laid out but empty; its contents arrive with the
-//! audit-chain issue (emitter, `AuditSink`, `RamSink`, queued front end,
-//! `AuditConfig`, privacy scrubbing). It will guarantee one writer per chain
-//! head, bounded memory, and shedding instead of blocking. It deliberately
-//! does no disk I/O of its own: durable storage is `audit-wal`.
+//! # Main types
+//!
+//! - [`Event`]: what a host emits (stream, kind, actor, subject, reason,
+//!   attrs, optional `ts_ms`).
+//! - [`Emitter`]: one writer's front door; assigns `seq` and `prev`, keeps
+//!   each stream's [`ChainState`] (last `seq`, head, Merkle frontier) and
+//!   appends [`SealedRecord`]s to an [`AuditSink`].
+//! - [`AuditSink`] and [`AuditStream`]: the object-safe sink traits;
+//!   [`RamSink`] is the bounded in-memory (amnesia) sink.
+//!
+//! # Guarantees
+//!
+//! - Every stream's records reach the sink in `seq` order, contiguous from
+//!   1 (or from the sink's recovered head), each linking to its
+//!   predecessor; the chain moves only when the sink accepted the record.
+//! - A bad event (invalid field, float, oversized attrs) is refused with a
+//!   typed error naming the field, and nothing of it reaches the sink.
+//! - Streams have separate locks: emitters on different streams do not
+//!   serialize on one lock. Re-appending the current head is a no-op.
+//! - `RamSink` never touches the filesystem and never exceeds its bounds.
+//!
+//! # Key design choice
+//!
+//! The per-stream lock covers exactly the work that fixes the chain
+//! position (assign `seq`/`prev`, canonicalize, hash, hand to the sink);
+//! validation and normalization run before it, so contention costs only
+//! the part that must be serial.
+//!
+//! # What it does not do (yet)
+//!
+//! No disk I/O (that is `audit-wal`). The queued front end with shedding,
+//! `AuditConfig`, privacy scrubbing, the k-way merge, metrics and the emit
+//! bench are the rest of the audit-chain issue and are not built yet.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use audit_canon::Limits;
+//! use audit_chain::{Emitter, Event, RamSink};
+//!
+//! let sink = Arc::new(RamSink::new(10_000, 16 << 20));
+//! let emitter = Emitter::new("svc-gateway@inst-1", sink.clone(), Limits::default())?;
+//! let r1 = emitter.emit(Event::new("ingress", "GetServed", "ok").attr("status", 200u64))?;
+//! let r2 = emitter.emit(Event::new("ingress", "QuotaReject", "audit_backpressure"))?;
+//! assert_eq!((r1.seq, r2.seq), (1, 2));
+//! let stored = sink.read("svc-gateway@inst-1", "ingress")?; // verified on read
+//! assert_eq!(stored[1].record().prev(), &audit_canon::PrevHash::Digest(r1.self_hash));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
+
+mod emitter;
+mod event;
+mod ram;
+mod sink;
+mod state;
+
+pub use emitter::{Clock, EmitError, Emitter, Receipt};
+pub use event::Event;
+pub use ram::{RamSink, ReadError};
+pub use sink::{AuditSink, AuditStream, SinkError};
+pub use state::{ChainState, ChainStateError, SealedRecord};

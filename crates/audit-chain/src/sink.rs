@@ -1,0 +1,70 @@
+//! The sink traits: [`AuditSink`] stores records in chain order,
+//! [`AuditStream`] tells where each chain stands.
+
+use audit_canon::Digest;
+
+use crate::state::{ChainState, SealedRecord};
+
+/// Where records go: RAM, a WAL, anything a host plugs in.
+///
+/// Object-safe, `Send + Sync`. The emitter calls [`AuditSink::append`] while
+/// it holds the stream's chain lock, so a sink sees each stream's records in
+/// `seq` order, exactly once each; it may see different streams
+/// concurrently.
+pub trait AuditSink: Send + Sync {
+    /// Stores `record`, which follows the stream's current head, and returns
+    /// the new head. Appending the record that already is the head (same
+    /// dedupe key) is a no-op that returns the same head. On error nothing of
+    /// the record is stored.
+    fn append(&self, record: &SealedRecord) -> Result<Digest, SinkError>;
+
+    /// Makes every appended record as durable as the sink can.
+    fn flush(&self) -> Result<(), SinkError>;
+
+    /// Flushes and refuses further appends.
+    fn close(&self) -> Result<(), SinkError>;
+}
+
+/// Chain state per stream, as a sink knows it (for example after recovery).
+pub trait AuditStream: Send + Sync {
+    /// The state of `(writer_id, stream)`, or `None` when the sink holds no
+    /// record of it.
+    fn chain_state(&self, writer_id: &str, stream: &str) -> Option<ChainState>;
+
+    /// Every `(writer_id, stream)` the sink holds records of.
+    fn streams(&self) -> Vec<(String, String)>;
+}
+
+/// A sink refused a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// The sink is at its memory bound.
+    #[error("sink full: stream {stream:?} seq {seq} would exceed {what} (limit {limit})")]
+    Full {
+        /// The record's stream.
+        stream: String,
+        /// The record's seq.
+        seq: u64,
+        /// `records` or `bytes`.
+        what: &'static str,
+        /// The bound.
+        limit: usize,
+    },
+    /// The record does not follow the stream's head.
+    #[error("stream {stream:?}: record seq {seq} does not follow the head at seq {head_seq}")]
+    OutOfOrder {
+        /// The record's stream.
+        stream: String,
+        /// The record's seq.
+        seq: u64,
+        /// The stream's last seq.
+        head_seq: u64,
+    },
+    /// The sink was closed.
+    #[error("sink is closed")]
+    Closed,
+    /// An I/O failure (durable sinks).
+    #[error("{0}")]
+    Io(String),
+}
