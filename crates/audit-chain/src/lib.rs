@@ -10,6 +10,9 @@
 //!   appends [`SealedRecord`]s to an [`AuditSink`].
 //! - [`AuditSink`] and [`AuditStream`]: the object-safe sink traits;
 //!   [`RamSink`] is the bounded in-memory (amnesia) sink.
+//! - [`QueuedEmitter`]: bounded queues per worker, workers sharded by
+//!   stream, `try_emit` that sheds with `Busy` instead of blocking, receipts
+//!   for callers that need the record stored, deadline-bounded shutdown.
 //!
 //! # Guarantees
 //!
@@ -31,8 +34,8 @@
 //!
 //! # What it does not do (yet)
 //!
-//! No disk I/O (that is `audit-wal`). The queued front end with shedding,
-//! `AuditConfig`, privacy scrubbing, the k-way merge, metrics and the emit
+//! No disk I/O (that is `audit-wal`). `AuditConfig`, privacy scrubbing,
+//! the k-way merge, `metrics`/`tracing` output, the loom model and the emit
 //! bench are the rest of the audit-chain issue and are not built yet.
 //!
 //! # Example
@@ -55,12 +58,14 @@
 
 mod emitter;
 mod event;
+mod queue;
 mod ram;
 mod sink;
 mod state;
 
 pub use emitter::{Clock, EmitError, Emitter, Receipt};
 pub use event::Event;
+pub use queue::{Overflow, PendingReceipt, QueueConfig, QueueError, QueueStats, QueuedEmitter};
 pub use ram::{RamSink, ReadError};
 pub use sink::{AuditSink, AuditStream, SinkError};
 pub use state::{ChainState, ChainStateError, SealedRecord};

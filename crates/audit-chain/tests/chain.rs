@@ -3,14 +3,15 @@
 //! memory bounds hold, streams do not wait for each other, RAM is amnesic.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use audit_canon::{AttrValue, Blake3Tree, Digest, Limits, PrevHash, RecordError, leaf_hash, recursive_root};
-use audit_chain::{
-    AuditSink, AuditStream, ChainState, EmitError, Emitter, Event, RamSink, SealedRecord, SinkError,
-};
+mod common;
+
+use common::GatedSink;
+
+use audit_chain::{AuditSink, AuditStream, EmitError, Emitter, Event, RamSink, SealedRecord, SinkError};
 
 const W: &str = "svc-gateway@test-1";
 
@@ -222,51 +223,9 @@ fn closed_sinks_refuse_and_the_chain_does_not_move() {
     assert_eq!(em.chain_state("ingress").expect("state").seq(), 1);
 }
 
-/// A sink whose appends to stream `slow` wait until released.
-struct GatedSink {
-    inner: RamSink,
-    entered: Mutex<mpsc::Sender<()>>,
-    release: Mutex<mpsc::Receiver<()>>,
-}
-
-impl AuditSink for GatedSink {
-    fn append(&self, record: &SealedRecord) -> Result<Digest, SinkError> {
-        if record.record().stream() == "slow" {
-            let _ = self.entered.lock().expect("lock").send(());
-            let _ = self
-                .release
-                .lock()
-                .expect("lock")
-                .recv_timeout(Duration::from_secs(10));
-        }
-        self.inner.append(record)
-    }
-    fn flush(&self) -> Result<(), SinkError> {
-        self.inner.flush()
-    }
-    fn close(&self) -> Result<(), SinkError> {
-        self.inner.close()
-    }
-}
-
-impl AuditStream for GatedSink {
-    fn chain_state(&self, writer_id: &str, stream: &str) -> Option<ChainState> {
-        self.inner.chain_state(writer_id, stream)
-    }
-    fn streams(&self) -> Vec<(String, String)> {
-        self.inner.streams()
-    }
-}
-
 #[test]
 fn a_stream_stuck_in_its_sink_does_not_hold_up_other_streams() {
-    let (entered_tx, entered_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel();
-    let sink = Arc::new(GatedSink {
-        inner: RamSink::new(1000, 1 << 20),
-        entered: Mutex::new(entered_tx),
-        release: Mutex::new(release_rx),
-    });
+    let (sink, entered_rx, release_tx) = GatedSink::new();
     let em = Arc::new(Emitter::new(W, sink.clone(), Limits::default()).expect("emitter"));
     let slow = {
         let em = em.clone();
