@@ -13,6 +13,8 @@
 //! - [`QueuedEmitter`]: bounded queues per worker, workers sharded by
 //!   stream, `try_emit` that sheds with `Busy` instead of blocking, receipts
 //!   for callers that need the record stored, deadline-bounded shutdown.
+//! - [`Merge`]: several writers' chains as one sequence in the global order
+//!   `(ts_ms, writer_id, seq)`.
 //!
 //! # Guarantees
 //!
@@ -35,8 +37,8 @@
 //! # What it does not do (yet)
 //!
 //! No disk I/O (that is `audit-wal`). `AuditConfig`, privacy scrubbing,
-//! the k-way merge, `metrics`/`tracing` output, the loom model and the emit
-//! bench are the rest of the audit-chain issue and are not built yet.
+//! `metrics`/`tracing` output, the loom model and the emit bench are the
+//! rest of the audit-chain issue and are not built yet.
 //!
 //! # Example
 //!
@@ -58,6 +60,7 @@
 
 mod emitter;
 mod event;
+mod merge;
 mod queue;
 mod ram;
 mod sink;
@@ -65,6 +68,7 @@ mod state;
 
 pub use emitter::{Clock, EmitError, Emitter, Receipt};
 pub use event::Event;
+pub use merge::Merge;
 pub use queue::{Overflow, PendingReceipt, QueueConfig, QueueError, QueueStats, QueuedEmitter};
 pub use ram::{RamSink, ReadError};
 pub use sink::{AuditSink, AuditStream, SinkError};
