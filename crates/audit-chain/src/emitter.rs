@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use audit_canon::{AuditRecord, BoundsError, Digest, Limits, PrevHash, RecordError};
+use metrics::Counter;
 
 use crate::event::Event;
 use crate::sink::{AuditSink, AuditStream, SinkError};
 use crate::state::{ChainState, ChainStateError, SealedRecord};
+use crate::telemetry::{self, reason};
 
 /// Milliseconds since the Unix epoch; injectable for tests.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -36,8 +38,19 @@ pub struct Emitter {
     limits: Limits,
     sink: Arc<dyn AuditSink>,
     known: Arc<dyn AuditStream>,
-    chains: RwLock<HashMap<String, Arc<Mutex<ChainState>>>>,
+    chains: RwLock<HashMap<String, Arc<Mutex<Slot>>>>,
     clock: Clock,
+    service: String,
+    bytes: Counter,
+    dedupe_hits: Counter,
+}
+
+/// One stream: its chain state and its `audit_appended_total` handles per
+/// kind (looked up once, under the lock the emitter holds anyway).
+#[derive(Default)]
+struct Slot {
+    state: ChainState,
+    appended: HashMap<String, Counter>,
 }
 
 impl Emitter {
@@ -60,7 +73,11 @@ impl Emitter {
             .map_err(EmitError::Invalid)?;
         let as_sink: Arc<dyn AuditSink> = sink.clone();
         let as_stream: Arc<dyn AuditStream> = sink;
+        let service = telemetry::service_of(&writer_id);
         Ok(Self {
+            bytes: telemetry::bytes(&service),
+            dedupe_hits: telemetry::dedupe_hits(&service),
+            service,
             writer_id,
             limits,
             sink: as_sink,
@@ -88,27 +105,29 @@ impl Emitter {
     /// Where `stream` stands, as this emitter knows it.
     pub fn chain_state(&self, stream: &str) -> Option<ChainState> {
         let chain = self.existing(stream)?;
-        let state = chain.lock().unwrap_or_else(PoisonError::into_inner);
-        Some(state.clone())
+        let slot = chain.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(slot.state.clone())
     }
 
-    fn existing(&self, stream: &str) -> Option<Arc<Mutex<ChainState>>> {
+    fn existing(&self, stream: &str) -> Option<Arc<Mutex<Slot>>> {
         let map = self.chains.read().unwrap_or_else(PoisonError::into_inner);
         map.get(stream).cloned()
     }
 
-    fn chain(&self, stream: &str) -> Arc<Mutex<ChainState>> {
+    fn chain(&self, stream: &str) -> Arc<Mutex<Slot>> {
         if let Some(c) = self.existing(stream) {
             return c;
         }
         let mut map = self.chains.write().unwrap_or_else(PoisonError::into_inner);
         map.entry(stream.to_owned())
             .or_insert_with(|| {
-                Arc::new(Mutex::new(
-                    self.known
+                Arc::new(Mutex::new(Slot {
+                    state: self
+                        .known
                         .chain_state(&self.writer_id, stream)
                         .unwrap_or_default(),
-                ))
+                    appended: HashMap::new(),
+                }))
             })
             .clone()
     }
@@ -116,6 +135,31 @@ impl Emitter {
     /// Records `event` as the next record of its stream. On any error
     /// nothing reaches the sink and the chain does not move.
     pub fn emit(&self, event: Event) -> Result<Receipt, EmitError> {
+        let stream = event.stream.clone();
+        let outcome = self.emit_inner(event);
+        match &outcome {
+            Ok(r) => tracing::event!(
+                name: "audit.append.ok",
+                tracing::Level::DEBUG,
+                stream = %r.stream,
+                seq = r.seq,
+                self_hash = %r.self_hash,
+            ),
+            Err(e) => {
+                telemetry::dropped(&self.service, e.drop_reason()).increment(1);
+                tracing::event!(
+                    name: "audit.append.reject",
+                    tracing::Level::WARN,
+                    stream = %stream,
+                    reason = e.drop_reason(),
+                    error = %e,
+                );
+            }
+        }
+        outcome
+    }
+
+    fn emit_inner(&self, event: Event) -> Result<Receipt, EmitError> {
         let ts_ms = event.ts_ms.unwrap_or_else(|| (self.clock)());
         // Everything but the chain position, checked outside the lock.
         let draft = AuditRecord::builder()
@@ -131,21 +175,31 @@ impl Emitter {
             .build()
             .map_err(EmitError::Invalid)?;
         let chain = self.chain(draft.stream());
-        let mut state = chain.lock().unwrap_or_else(PoisonError::into_inner);
-        let seq = state
+        let mut slot = chain.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = slot
+            .state
             .seq()
             .checked_add(1)
             .ok_or_else(|| EmitError::SeqExhausted {
                 stream: draft.stream().to_owned(),
             })?;
         let record = draft
-            .with_position(seq, *state.head())
+            .with_position(seq, *slot.state.head())
             .map_err(EmitError::Invalid)?;
         let sealed = SealedRecord::seal(record, &self.limits).map_err(EmitError::Bounds)?;
         self.sink.append(&sealed).map_err(EmitError::Sink)?;
-        state.advance(&sealed).map_err(EmitError::Chain)?;
+        slot.state.advance(&sealed).map_err(EmitError::Chain)?;
+        let r = sealed.record();
+        if let Some(c) = slot.appended.get(r.kind()) {
+            c.increment(1);
+        } else {
+            let c = telemetry::appended(&self.service, r.kind(), r.stream());
+            c.increment(1);
+            slot.appended.insert(r.kind().to_owned(), c);
+        }
+        self.bytes.increment(sealed.canonical().len() as u64);
         Ok(Receipt {
-            stream: sealed.record().stream().to_owned(),
+            stream: r.stream().to_owned(),
             seq,
             self_hash: *sealed.self_hash(),
         })
@@ -163,19 +217,40 @@ impl Emitter {
             });
         }
         let chain = self.chain(r.stream());
-        let mut state = chain.lock().unwrap_or_else(PoisonError::into_inner);
-        if *state.head() == PrevHash::Digest(*record.self_hash()) {
+        let mut slot = chain.lock().unwrap_or_else(PoisonError::into_inner);
+        if *slot.state.head() == PrevHash::Digest(*record.self_hash()) {
+            self.dedupe_hits.increment(1);
             return Ok(*record.self_hash());
         }
-        if !state.is_next(r) {
+        if !slot.state.is_next(r) {
             return Err(EmitError::Chain(ChainStateError::NotNext {
                 seq: r.seq(),
-                expected: state.seq().saturating_add(1),
+                expected: slot.state.seq().saturating_add(1),
             }));
         }
         let head = self.sink.append(record).map_err(EmitError::Sink)?;
-        state.advance(record).map_err(EmitError::Chain)?;
+        slot.state.advance(record).map_err(EmitError::Chain)?;
         Ok(head)
+    }
+}
+
+impl Emitter {
+    /// The `service` label of this writer's metrics.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+}
+
+impl EmitError {
+    /// The `audit_drop_total` reason this error counts as.
+    pub fn drop_reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) | Self::OtherWriter { .. } | Self::Chain(_) => reason::SCHEMA,
+            Self::Bounds(_) => reason::BOUNDS_EXCEEDED,
+            Self::Sink(SinkError::Full { .. }) => reason::IO_BACKPRESSURE,
+            Self::Sink(SinkError::Closed) => reason::CLOSED,
+            Self::Sink(_) | Self::SeqExhausted { .. } => reason::SINK_ERROR,
+        }
     }
 }
 

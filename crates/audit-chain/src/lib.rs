@@ -36,9 +36,10 @@
 //!
 //! # What it does not do (yet)
 //!
-//! No disk I/O (that is `audit-wal`). `AuditConfig`, privacy scrubbing,
-//! `metrics`/`tracing` output, the loom model and the emit bench are the
-//! rest of the audit-chain issue and are not built yet.
+//! No disk I/O (that is `audit-wal`), no metrics registry or log sink of its
+//! own (it reports through the `metrics` and `tracing` facades). `AuditConfig`,
+//! privacy scrubbing, the loom model and the emit bench are the rest of the
+//! audit-chain issue and are not built yet.
 //!
 //! # Example
 //!
@@ -65,6 +66,7 @@ mod queue;
 mod ram;
 mod sink;
 mod state;
+mod telemetry;
 
 pub use emitter::{Clock, EmitError, Emitter, Receipt};
 pub use event::Event;
@@ -73,3 +75,6 @@ pub use queue::{Overflow, PendingReceipt, QueueConfig, QueueError, QueueStats, Q
 pub use ram::{RamSink, ReadError};
 pub use sink::{AuditSink, AuditStream, SinkError};
 pub use state::{ChainState, ChainStateError, SealedRecord};
+pub use telemetry::{
+    APPENDED_TOTAL, BUSY_REJECTIONS_TOTAL, BYTES_TOTAL, DEDUPE_HITS_TOTAL, DROP_TOTAL, QUEUE_DEPTH, reason,
+};

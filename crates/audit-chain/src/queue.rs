@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::emitter::{EmitError, Emitter, Receipt};
 use crate::event::Event;
+use crate::telemetry::{self, reason};
 
 /// What `try_emit` does when a worker's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +129,7 @@ pub struct QueuedEmitter {
     counters: Arc<Counters>,
     stop_at: Arc<Mutex<Option<Instant>>>,
     overflow: Overflow,
+    service: String,
 }
 
 impl QueuedEmitter {
@@ -149,7 +151,7 @@ impl QueuedEmitter {
             let (em, counters, stop_at) = (emitter.clone(), counters.clone(), stop_at.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("audit-worker-{i}"))
-                .spawn(move || work(&em, &rx, &counters, &stop_at))
+                .spawn(move || work(&em, i, &rx, &counters, &stop_at))
                 .map_err(|_| QueueError::Config("could not start a worker thread"))?;
             handles.push(handle);
         }
@@ -159,6 +161,7 @@ impl QueuedEmitter {
             counters,
             stop_at,
             overflow: config.overflow,
+            service: emitter.service().to_owned(),
         })
     }
 
@@ -182,10 +185,17 @@ impl QueuedEmitter {
             Overflow::Block => tx.send(job).map_err(|_| QueueError::Closed),
         };
         match &sent {
-            Ok(()) => self.counters.accepted.fetch_add(1, Ordering::Relaxed),
-            Err(QueueError::Busy { .. }) => self.counters.busy.fetch_add(1, Ordering::Relaxed),
-            Err(_) => 0,
-        };
+            Ok(()) => {
+                self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                telemetry::queue_depth(&self.service, idx, tx.len());
+            }
+            Err(QueueError::Busy { .. }) => {
+                self.counters.busy.fetch_add(1, Ordering::Relaxed);
+                telemetry::busy(&self.service).increment(1);
+                telemetry::dropped(&self.service, reason::AUDIT_BACKPRESSURE).increment(1);
+            }
+            Err(_) => telemetry::dropped(&self.service, reason::CLOSED).increment(1),
+        }
         sent
     }
 
@@ -252,14 +262,22 @@ impl Drop for QueuedEmitter {
 }
 
 /// One worker: record each job in order; past the shutdown deadline, drop.
-fn work(em: &Emitter, rx: &Receiver<Job>, counters: &Counters, stop_at: &Mutex<Option<Instant>>) {
+fn work(
+    em: &Emitter,
+    worker: usize,
+    rx: &Receiver<Job>,
+    counters: &Counters,
+    stop_at: &Mutex<Option<Instant>>,
+) {
     while let Ok(job) = rx.recv() {
+        telemetry::queue_depth(em.service(), worker, rx.len());
         let late = stop_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some_and(|t| Instant::now() >= t);
         if late {
             counters.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
+            telemetry::dropped(em.service(), reason::SHUTDOWN).increment(1);
             continue; // the reply sender drops: the waiter sees `Dropped`
         }
         let outcome = em.emit(job.event);
