@@ -60,7 +60,8 @@ impl AuditRecord {
 
     /// The canonical bytes in a new vector.
     pub fn to_canonical(&self, limits: &Limits) -> Result<Vec<u8>, BoundsError> {
-        let mut out = Vec::with_capacity(512);
+        // Most records are under 1 KiB: one allocation, no regrowth.
+        let mut out = Vec::with_capacity(1024);
         self.canonical_bytes(limits, &mut out)?;
         Ok(out)
     }

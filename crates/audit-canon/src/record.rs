@@ -271,7 +271,11 @@ impl RecordBuilder {
             actor,
             subject,
             reason: self.reason.ok_or(missing(Field::Reason))?,
-            attrs: normalize_object(self.attrs, 1, &mut String::new())?,
+            attrs: {
+                let mut attrs = self.attrs;
+                normalize_attrs(&mut attrs)?;
+                attrs
+            },
             prev: self.prev,
         };
         validate(&rec)?;
@@ -321,63 +325,84 @@ pub(crate) fn is_nfc_fast(s: &str) -> bool {
     }
 }
 
-/// Normalizes keys and strings of an attrs object at nesting `depth`.
-fn normalize_object(
-    map: BTreeMap<String, AttrValue>,
-    depth: usize,
-    path: &mut String,
-) -> Result<BTreeMap<String, AttrValue>, RecordError> {
-    if depth > MAX_DEPTH {
-        return Err(RecordError::AttrsTooDeep {
-            path: display_path(path),
-        });
-    }
-    let clean = map.keys().all(|k| is_nfc_fast(k));
-    let mut out = BTreeMap::new();
-    for (k, v) in map {
-        let key = if clean { k } else { nfc(k) };
-        let len = path.len();
-        path.push('/');
-        path.push_str(&key);
-        let v = normalize_value(v, depth, path)?;
-        path.truncate(len);
-        if out.contains_key(&key) {
-            return Err(RecordError::KeysEqualAfterNfc {
-                path: display_path(path),
-                key,
-            });
-        }
-        out.insert(key, v);
-    }
-    Ok(out)
+/// Where normalization failed, built up only while an error unwinds, so
+/// the success path keeps no path at all.
+struct Located {
+    /// Path segments, innermost first.
+    rev_path: Vec<String>,
+    /// `Some(key)`: two keys equal after NFC; `None`: nested too deep.
+    collision: Option<String>,
 }
 
-fn normalize_value(v: AttrValue, depth: usize, path: &mut String) -> Result<AttrValue, RecordError> {
-    Ok(match v {
-        AttrValue::String(s) => AttrValue::String(nfc(s)),
-        AttrValue::Object(m) => AttrValue::Object(normalize_object(m, depth + 1, path)?),
-        AttrValue::Array(a) => {
-            if depth + 1 > MAX_DEPTH {
-                return Err(RecordError::AttrsTooDeep {
-                    path: display_path(path),
+impl Located {
+    fn under(mut self, segment: String) -> Self {
+        self.rev_path.push(segment);
+        self
+    }
+
+    fn into_error(self) -> RecordError {
+        let mut path = String::from("attrs");
+        for seg in self.rev_path.iter().rev() {
+            path.push('/');
+            path.push_str(seg);
+        }
+        match self.collision {
+            Some(key) => RecordError::KeysEqualAfterNfc { path, key },
+            None => RecordError::AttrsTooDeep { path },
+        }
+    }
+}
+
+fn too_deep() -> Located {
+    Located {
+        rev_path: Vec::new(),
+        collision: None,
+    }
+}
+
+/// Normalizes the attrs object in place (keys and strings to NFC), and
+/// checks nesting and NFC collisions. Already-NFC data is only read.
+fn normalize_attrs(map: &mut BTreeMap<String, AttrValue>) -> Result<(), RecordError> {
+    normalize_map(map, 1).map_err(Located::into_error)
+}
+
+fn normalize_map(map: &mut BTreeMap<String, AttrValue>, depth: usize) -> Result<(), Located> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep());
+    }
+    if !map.keys().all(|k| is_nfc_fast(k)) {
+        for (k, v) in std::mem::take(map) {
+            let k = nfc(k);
+            if map.contains_key(&k) {
+                return Err(Located {
+                    rev_path: Vec::new(),
+                    collision: Some(k),
                 });
             }
-            let mut out = Vec::with_capacity(a.len());
-            for (i, x) in a.into_iter().enumerate() {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&i.to_string());
-                out.push(normalize_value(x, depth + 1, path)?);
-                path.truncate(len);
-            }
-            AttrValue::Array(out)
+            map.insert(k, v);
         }
-        other => other,
-    })
+    }
+    for (k, v) in map.iter_mut() {
+        normalize_value(v, depth).map_err(|e| e.under(k.clone()))?;
+    }
+    Ok(())
 }
 
-fn display_path(path: &str) -> String {
-    format!("attrs{path}")
+fn normalize_value(v: &mut AttrValue, depth: usize) -> Result<(), Located> {
+    match v {
+        AttrValue::String(s) => nfc_in_place(s),
+        AttrValue::Object(m) => normalize_map(m, depth + 1)?,
+        AttrValue::Array(a) => {
+            if depth + 1 > MAX_DEPTH {
+                return Err(too_deep());
+            }
+            for (i, x) in a.iter_mut().enumerate() {
+                normalize_value(x, depth + 1).map_err(|e| e.under(i.to_string()))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A top-level field of the record, for error messages.

@@ -135,7 +135,8 @@ impl Emitter {
     /// Records `event` as the next record of its stream. On any error
     /// nothing reaches the sink and the chain does not move.
     pub fn emit(&self, event: Event) -> Result<Receipt, EmitError> {
-        let stream = event.stream.clone();
+        // The stream name outlives the event only when a reject would be logged.
+        let stream = tracing::enabled!(tracing::Level::WARN).then(|| event.stream.clone());
         let outcome = self.emit_inner(event);
         match &outcome {
             Ok(r) => tracing::event!(
@@ -150,7 +151,7 @@ impl Emitter {
                 tracing::event!(
                     name: "audit.append.reject",
                     tracing::Level::WARN,
-                    stream = %stream,
+                    stream = stream.as_deref().unwrap_or_default(),
                     reason = e.drop_reason(),
                     error = %e,
                 );

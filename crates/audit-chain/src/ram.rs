@@ -10,14 +10,28 @@ use audit_canon::{Digest, Limits, PrevHash, VerifyError, verify_record_against};
 use crate::sink::{AuditSink, AuditStream, SinkError};
 use crate::state::{ChainState, SealedRecord};
 
-/// One stream's records and state.
+/// One stream's records. Its head is the last record; the Merkle frontier
+/// is rebuilt only when [`AuditStream::chain_state`] asks (an emitter
+/// starting over this sink), so appends do not pay for a second frontier.
 #[derive(Default)]
 struct RamChain {
-    state: ChainState,
     records: Vec<SealedRecord>,
 }
 
-type Key = (String, String);
+impl RamChain {
+    fn head(&self) -> PrevHash {
+        self.records
+            .last()
+            .map_or(PrevHash::Genesis, |r| PrevHash::Digest(*r.self_hash()))
+    }
+
+    fn is_next(&self, r: &audit_canon::AuditRecord) -> bool {
+        r.seq() == self.records.len() as u64 + 1 && *r.prev() == self.head()
+    }
+}
+
+/// Chains by writer, then by stream: looked up with `&str`, no allocation.
+type Chains = HashMap<String, HashMap<String, Arc<Mutex<RamChain>>>>;
 
 /// An in-memory sink. It never opens, creates or writes a file: amnesia
 /// mode is a property of the type, not a flag.
@@ -27,7 +41,7 @@ type Key = (String, String);
 /// stored is evicted). Streams have their own locks, so appends to
 /// different streams do not wait for each other.
 pub struct RamSink {
-    chains: RwLock<HashMap<Key, Arc<Mutex<RamChain>>>>,
+    chains: RwLock<Chains>,
     max_records: usize,
     max_bytes: usize,
     records: AtomicUsize,
@@ -68,7 +82,7 @@ impl RamSink {
 
     fn chain(&self, writer_id: &str, stream: &str) -> Option<Arc<Mutex<RamChain>>> {
         let map = self.chains.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(&(writer_id.to_owned(), stream.to_owned())).cloned()
+        map.get(writer_id)?.get(stream).cloned()
     }
 
     fn chain_or_new(&self, writer_id: &str, stream: &str) -> Arc<Mutex<RamChain>> {
@@ -76,7 +90,9 @@ impl RamSink {
             return c;
         }
         let mut map = self.chains.write().unwrap_or_else(PoisonError::into_inner);
-        map.entry((writer_id.to_owned(), stream.to_owned()))
+        map.entry(writer_id.to_owned())
+            .or_default()
+            .entry(stream.to_owned())
             .or_default()
             .clone()
     }
@@ -127,14 +143,14 @@ impl AuditSink for RamSink {
         let r = record.record();
         let chain = self.chain_or_new(r.writer_id(), r.stream());
         let mut chain = chain.lock().unwrap_or_else(PoisonError::into_inner);
-        if *chain.state.head() == PrevHash::Digest(*record.self_hash()) {
+        if chain.head() == PrevHash::Digest(*record.self_hash()) {
             return Ok(*record.self_hash());
         }
-        if !chain.state.is_next(r) {
+        if !chain.is_next(r) {
             return Err(SinkError::OutOfOrder {
                 stream: r.stream().to_owned(),
                 seq: r.seq(),
-                head_seq: chain.state.seq(),
+                head_seq: chain.records.len() as u64,
             });
         }
         let full = |what, limit| SinkError::Full {
@@ -150,11 +166,6 @@ impl AuditSink for RamSink {
         if !Self::reserve(&self.bytes, n, self.max_bytes) {
             self.records.fetch_sub(1, Ordering::AcqRel);
             return Err(full("bytes", self.max_bytes));
-        }
-        if let Err(e) = chain.state.advance(record) {
-            self.records.fetch_sub(1, Ordering::AcqRel);
-            self.bytes.fetch_sub(n, Ordering::AcqRel);
-            return Err(SinkError::Io(e.to_string()));
         }
         chain.records.push(record.clone());
         Ok(*record.self_hash())
@@ -174,12 +185,20 @@ impl AuditStream for RamSink {
     fn chain_state(&self, writer_id: &str, stream: &str) -> Option<ChainState> {
         let chain = self.chain(writer_id, stream)?;
         let chain = chain.lock().unwrap_or_else(PoisonError::into_inner);
-        Some(chain.state.clone())
+        let mut state = ChainState::new();
+        for r in &chain.records {
+            // Stored records were checked to follow each other on append.
+            state.advance(r).ok()?;
+        }
+        Some(state)
     }
 
     fn streams(&self) -> Vec<(String, String)> {
         let map = self.chains.read().unwrap_or_else(PoisonError::into_inner);
-        let mut keys: Vec<_> = map.keys().cloned().collect();
+        let mut keys: Vec<_> = map
+            .iter()
+            .flat_map(|(w, streams)| streams.keys().map(move |s| (w.clone(), s.clone())))
+            .collect();
         keys.sort();
         keys
     }

@@ -1,6 +1,8 @@
 //! [`ChainState`] and [`SealedRecord`]: a stream's position, and a record
 //! with its canonical bytes and hash, as sinks receive it.
 
+use std::sync::Arc;
+
 use audit_canon::{AuditRecord, Digest, Frontier, FrontierError, PrevHash, leaf_hash};
 
 /// Where one `(writer_id, stream)` chain stands: the last `seq`, its head
@@ -61,19 +63,19 @@ impl ChainState {
         self.seq.checked_add(1) == Some(record.seq()) && *record.prev() == self.head
     }
 
-    /// Advances past `record` (which must be [`Self::is_next`]).
-    pub(crate) fn advance(&mut self, record: &SealedRecord) -> Result<(), ChainStateError> {
-        if !self.is_next(&record.record) {
+    /// Advances past `record`, which must be [`Self::is_next`].
+    pub fn advance(&mut self, record: &SealedRecord) -> Result<(), ChainStateError> {
+        if !self.is_next(record.record()) {
             return Err(ChainStateError::NotNext {
-                seq: record.record.seq(),
+                seq: record.record().seq(),
                 expected: self.seq.saturating_add(1),
             });
         }
         self.frontier
-            .push(leaf_hash(&record.self_hash))
+            .push(leaf_hash(record.self_hash()))
             .map_err(ChainStateError::Frontier)?;
-        self.seq = record.record.seq();
-        self.head = PrevHash::Digest(record.self_hash);
+        self.seq = record.record().seq();
+        self.head = PrevHash::Digest(*record.self_hash());
         Ok(())
     }
 }
@@ -104,8 +106,12 @@ pub enum ChainStateError {
 }
 
 /// A record with its canonical bytes and `self_hash`: what sinks store.
+/// Cloning is a reference-count increment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedRecord {
+pub struct SealedRecord(Arc<Sealed>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Sealed {
     record: AuditRecord,
     canonical: Vec<u8>,
     self_hash: Digest,
@@ -116,30 +122,30 @@ impl SealedRecord {
     pub fn seal(record: AuditRecord, limits: &audit_canon::Limits) -> Result<Self, audit_canon::BoundsError> {
         let canonical = record.to_canonical(limits)?;
         let self_hash = Digest::of(&canonical);
-        Ok(Self {
+        Ok(Self(Arc::new(Sealed {
             record,
             canonical,
             self_hash,
-        })
+        })))
     }
 
     /// The typed record.
     pub fn record(&self) -> &AuditRecord {
-        &self.record
+        &self.0.record
     }
 
     /// Its canonical bytes.
     pub fn canonical(&self) -> &[u8] {
-        &self.canonical
+        &self.0.canonical
     }
 
     /// `H(canonical)`.
     pub fn self_hash(&self) -> &Digest {
-        &self.self_hash
+        &self.0.self_hash
     }
 
     /// The dedupe key: the raw 32 bytes of `self_hash`.
     pub fn dedupe_key(&self) -> [u8; 32] {
-        *self.self_hash.as_bytes()
+        *self.0.self_hash.as_bytes()
     }
 }
