@@ -9,6 +9,7 @@ use audit_canon::{AuditRecord, BoundsError, Digest, Limits, PrevHash, RecordErro
 use metrics::Counter;
 
 use crate::event::Event;
+use crate::privacy::{Privacy, PrivacyError};
 use crate::sink::{AuditSink, AuditStream, SinkError};
 use crate::state::{ChainState, ChainStateError, SealedRecord};
 use crate::telemetry::{self, reason};
@@ -43,6 +44,9 @@ pub struct Emitter {
     service: String,
     bytes: Counter,
     dedupe_hits: Counter,
+    privacy: Privacy,
+    pii_redacted: Counter,
+    pii_blocked: Counter,
 }
 
 /// One stream: its chain state and its `audit_appended_total` handles per
@@ -77,6 +81,9 @@ impl Emitter {
         Ok(Self {
             bytes: telemetry::bytes(&service),
             dedupe_hits: telemetry::dedupe_hits(&service),
+            privacy: Privacy::default(),
+            pii_redacted: telemetry::pii_redacted(&service),
+            pii_blocked: telemetry::pii_blocked(&service),
             service,
             writer_id,
             limits,
@@ -89,6 +96,13 @@ impl Emitter {
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             }),
         })
+    }
+
+    /// Replaces the privacy policy (on by default: IPs dropped, personal
+    /// data redacted).
+    pub fn with_privacy(mut self, privacy: Privacy) -> Self {
+        self.privacy = privacy;
+        self
     }
 
     /// Replaces the wall clock (tests, replays).
@@ -160,7 +174,15 @@ impl Emitter {
         outcome
     }
 
-    fn emit_inner(&self, event: Event) -> Result<Receipt, EmitError> {
+    fn emit_inner(&self, mut event: Event) -> Result<Receipt, EmitError> {
+        match self.privacy.scrub(&mut event) {
+            Ok(0) => {}
+            Ok(n) => self.pii_redacted.increment(n),
+            Err(e) => {
+                self.pii_blocked.increment(1);
+                return Err(EmitError::Privacy(e));
+            }
+        }
         let ts_ms = event.ts_ms.unwrap_or_else(|| (self.clock)());
         // Everything but the chain position, checked outside the lock.
         let draft = AuditRecord::builder()
@@ -251,6 +273,7 @@ impl EmitError {
             Self::Sink(SinkError::Full { .. }) => reason::IO_BACKPRESSURE,
             Self::Sink(SinkError::Closed) => reason::CLOSED,
             Self::Sink(_) | Self::SeqExhausted { .. } => reason::SINK_ERROR,
+            Self::Privacy(_) => reason::PII_BLOCKED,
         }
     }
 }
@@ -283,4 +306,7 @@ pub enum EmitError {
     /// A sealed record that does not continue the chain.
     #[error(transparent)]
     Chain(ChainStateError),
+    /// The privacy policy refused it (personal data under `Reject`).
+    #[error(transparent)]
+    Privacy(PrivacyError),
 }

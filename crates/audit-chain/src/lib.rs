@@ -15,6 +15,10 @@
 //!   for callers that need the record stored, deadline-bounded shutdown.
 //! - [`Merge`]: several writers' chains as one sequence in the global order
 //!   `(ts_ms, writer_id, seq)`.
+//! - [`Privacy`]: on by default; IPs in `attrs` strings and `subject.name`
+//!   are dropped (or kept as a /24 or /64 prefix, or a salted hash), and
+//!   emails, phones, NRICs, UUIDs, AWS ARNs, Google API keys and bearer
+//!   tokens are redacted (or the event refused) before a record exists.
 //!
 //! # Guarantees
 //!
@@ -37,9 +41,9 @@
 //! # What it does not do (yet)
 //!
 //! No disk I/O (that is `audit-wal`), no metrics registry or log sink of its
-//! own (it reports through the `metrics` and `tracing` facades). `AuditConfig`,
-//! privacy scrubbing, the loom model and the emit bench are the rest of the
-//! audit-chain issue and are not built yet.
+//! own (it reports through the `metrics` and `tracing` facades).
+//! `AuditConfig` (file, environment, flags, validation) is the part of the
+//! audit-chain issue not built yet.
 //!
 //! # Example
 //!
@@ -62,6 +66,7 @@
 mod emitter;
 mod event;
 mod merge;
+mod privacy;
 mod queue;
 mod ram;
 mod sink;
@@ -71,10 +76,12 @@ mod telemetry;
 pub use emitter::{Clock, EmitError, Emitter, Receipt};
 pub use event::Event;
 pub use merge::Merge;
+pub use privacy::{IpMode, PiiAction, PiiKind, Privacy, PrivacyError};
 pub use queue::{Overflow, PendingReceipt, QueueConfig, QueueError, QueueStats, QueuedEmitter};
 pub use ram::{RamSink, ReadError};
 pub use sink::{AuditSink, AuditStream, SinkError};
 pub use state::{ChainState, ChainStateError, SealedRecord};
 pub use telemetry::{
-    APPENDED_TOTAL, BUSY_REJECTIONS_TOTAL, BYTES_TOTAL, DEDUPE_HITS_TOTAL, DROP_TOTAL, QUEUE_DEPTH, reason,
+    APPENDED_TOTAL, BUSY_REJECTIONS_TOTAL, BYTES_TOTAL, DEDUPE_HITS_TOTAL, DROP_TOTAL, PII_BLOCKED_TOTAL,
+    PII_REDACTED_TOTAL, QUEUE_DEPTH, reason,
 };

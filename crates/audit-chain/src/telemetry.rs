@@ -17,6 +17,10 @@ pub const QUEUE_DEPTH: &str = "audit_queue_depth";
 pub const BUSY_REJECTIONS_TOTAL: &str = "busy_rejections_total";
 /// Idempotent re-appends of the head, `{service}`.
 pub const DEDUPE_HITS_TOTAL: &str = "audit_dedupe_hits_total";
+/// Values replaced by the privacy scrubber, `{service}`.
+pub const PII_REDACTED_TOTAL: &str = "audit_pii_redacted_total";
+/// Events refused by the privacy scrubber, `{service}`.
+pub const PII_BLOCKED_TOTAL: &str = "audit_pii_blocked_total";
 
 /// `audit_drop_total` reasons.
 pub mod reason {
@@ -34,6 +38,8 @@ pub mod reason {
     pub const CLOSED: &str = "closed";
     /// Any other sink failure.
     pub const SINK_ERROR: &str = "sink_error";
+    /// Refused by the privacy policy.
+    pub const PII_BLOCKED: &str = "pii_blocked";
 }
 
 /// The `service` label of a writer: its `writer_id` up to the first `@`
@@ -57,6 +63,14 @@ pub(crate) fn dropped(service: &str, reason: &'static str) -> Counter {
 
 pub(crate) fn busy(service: &str) -> Counter {
     counter!(BUSY_REJECTIONS_TOTAL, "service" => service.to_owned(), "endpoint" => "emit")
+}
+
+pub(crate) fn pii_redacted(service: &str) -> Counter {
+    counter!(PII_REDACTED_TOTAL, "service" => service.to_owned())
+}
+
+pub(crate) fn pii_blocked(service: &str) -> Counter {
+    counter!(PII_BLOCKED_TOTAL, "service" => service.to_owned())
 }
 
 pub(crate) fn dedupe_hits(service: &str) -> Counter {

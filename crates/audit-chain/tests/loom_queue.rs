@@ -80,7 +80,10 @@ fn shed_drain_and_shutdown_never_deadlock_or_double_apply() {
             let (q, head, drained) = (q.clone(), head.clone(), drained.clone());
             thread::spawn(move || {
                 while let Some(v) = q.recv() {
-                    assert!(!drained.load(Ordering::SeqCst), "applied after the drain finished");
+                    assert!(
+                        !drained.load(Ordering::SeqCst),
+                        "applied after the drain finished"
+                    );
                     let mut h = head.lock().unwrap();
                     let before = h.seq;
                     h.seq += 1;
@@ -103,12 +106,20 @@ fn shed_drain_and_shutdown_never_deadlock_or_double_apply() {
         consumer.join().unwrap();
 
         let h = head.lock().unwrap();
-        assert_eq!(h.applied.len(), accepted, "every accepted event applied exactly once");
+        assert_eq!(
+            h.applied.len(),
+            accepted,
+            "every accepted event applied exactly once"
+        );
         assert_eq!(h.seq as usize, accepted);
         let mut seen = h.applied.clone();
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), h.applied.len(), "no event applied twice");
-        assert_eq!(accepted + q.shed.load(Ordering::Relaxed), 2, "every event accepted or shed");
+        assert_eq!(
+            accepted + q.shed.load(Ordering::Relaxed),
+            2,
+            "every event accepted or shed"
+        );
     });
 }

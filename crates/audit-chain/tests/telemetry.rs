@@ -83,6 +83,17 @@ fn the_emit_path_reports_through_metrics_and_tracing() {
         .expect_err("bad stream");
     em.emit(Event::new("ingress", "GetServed", "ok").attr("blob", "x".repeat(2000)))
         .expect_err("too big");
+    em.emit(Event::new("audit", "Login", "ok").attr("who", "jane@example.com from 10.0.0.1"))
+        .expect("redacted, then recorded");
+    let blocking = Emitter::new("svc-gateway@inst-8", sink.clone(), Limits::default())
+        .expect("emitter")
+        .with_privacy(audit_chain::Privacy::new(
+            audit_chain::IpMode::Drop,
+            audit_chain::PiiAction::Reject,
+        ));
+    blocking
+        .emit(Event::new("audit", "Login", "ok").attr("who", "jane@example.com"))
+        .expect_err("refused");
     let head = sink
         .read("svc-gateway@inst-7", "ingress")
         .expect("read")
@@ -109,10 +120,9 @@ fn the_emit_path_reports_through_metrics_and_tracing() {
         ),
         Some(1.0)
     );
-    let bytes: usize = sink
-        .read("svc-gateway@inst-7", "ingress")
-        .expect("read")
+    let bytes: usize = ["ingress", "audit"]
         .iter()
+        .flat_map(|st| sink.read("svc-gateway@inst-7", st).expect("read"))
         .map(|r| r.canonical().len())
         .sum();
     assert_eq!(value(&snap1, "audit_bytes_total", &[svc]), Some(bytes as f64));
@@ -125,15 +135,25 @@ fn the_emit_path_reports_through_metrics_and_tracing() {
         Some(1.0)
     );
     assert_eq!(value(&snap1, "audit_dedupe_hits_total", &[svc]), Some(1.0));
+    assert_eq!(
+        value(&snap1, "audit_pii_redacted_total", &[svc]),
+        Some(2.0),
+        "an email and an ip"
+    );
+    assert_eq!(value(&snap1, "audit_pii_blocked_total", &[svc]), Some(1.0));
+    assert_eq!(
+        value(&snap1, "audit_drop_total", &[svc, ("reason", "pii_blocked")]),
+        Some(1.0)
+    );
     let seen = names.0.lock().expect("lock").clone();
     assert_eq!(
         seen.iter().filter(|n| *n == "audit.append.ok").count(),
-        4,
+        5,
         "{seen:?}"
     );
     assert_eq!(
         seen.iter().filter(|n| *n == "audit.append.reject").count(),
-        2,
+        3,
         "{seen:?}"
     );
 

@@ -1,0 +1,387 @@
+//! Privacy at the source: IP addresses and common personal data or secrets
+//! in `attrs` strings and `subject.name` are replaced (or the event is
+//! refused) before a record is built, so they never reach a sink.
+//!
+//! Detection is a hand-written scanner, not regular expressions: it runs on
+//! the emit hot path, and a string with no digit, `@`, `:` and none of the
+//! key or token prefixes (most strings) is skipped after one pass.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use audit_canon::AttrValue;
+
+use crate::event::Event;
+
+/// What to keep of an IP address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpMode {
+    /// Replace it with `[ip]` (the default).
+    Drop,
+    /// Keep the /24 (IPv4) or /64 (IPv6) network, e.g. `203.0.113.0/24`.
+    Prefix,
+    /// Keep a salted BLAKE3 tag, `ip:` and 16 hex digits of
+    /// `H(salt || address text)`: equal addresses stay linkable, not readable.
+    Hash {
+        /// The salt (read by the host from a 0600 file, see `AuditConfig`).
+        salt: Vec<u8>,
+    },
+}
+
+/// What to do with personal data or secrets other than IPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiiAction {
+    /// Replace each with a marker naming its kind, e.g. `[email]` (default).
+    Redact,
+    /// Refuse the whole event with [`PrivacyError`].
+    Reject,
+}
+
+/// The kinds the scrubber recognizes, and their markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PiiKind {
+    /// An IPv4 or IPv6 address (handled by [`IpMode`]).
+    Ip,
+    /// `local@domain.tld`.
+    Email,
+    /// `+` and 8..=15 digits, or `ddd-ddd-dddd` with `-`, `.` or space.
+    Phone,
+    /// A Singapore NRIC/FIN: `[STFGM]`, 7 digits, a letter.
+    Nric,
+    /// A version-4 UUID.
+    UuidV4,
+    /// An AWS ARN, `arn:aws…:…`.
+    AwsArn,
+    /// A Google API key, `AIza` and 35 characters.
+    GoogleApiKey,
+    /// `Bearer <token>`.
+    BearerToken,
+}
+
+impl PiiKind {
+    /// The marker that replaces a redacted value.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Self::Ip => "[ip]",
+            Self::Email => "[email]",
+            Self::Phone => "[phone]",
+            Self::Nric => "[nric]",
+            Self::UuidV4 => "[uuid]",
+            Self::AwsArn => "[aws_arn]",
+            Self::GoogleApiKey => "[google_api_key]",
+            Self::BearerToken => "[bearer_token]",
+        }
+    }
+}
+
+/// An event refused because it carries personal data or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event refused: {field} holds a value that looks like {kind:?} (pii policy is reject)")]
+pub struct PrivacyError {
+    /// Where: `subject.name` or `attrs/<path>`.
+    pub field: String,
+    /// What was found.
+    pub kind: PiiKind,
+}
+
+/// The privacy policy of an emitter. [`Privacy::default`] is on: IPs
+/// dropped, other personal data redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privacy {
+    enabled: bool,
+    ip_mode: IpMode,
+    pii: PiiAction,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ip_mode: IpMode::Drop,
+            pii: PiiAction::Redact,
+        }
+    }
+}
+
+impl Privacy {
+    /// A policy with these modes.
+    pub fn new(ip_mode: IpMode, pii: PiiAction) -> Self {
+        Self {
+            enabled: true,
+            ip_mode,
+            pii,
+        }
+    }
+
+    /// No scrubbing at all: only for hosts whose events are known clean.
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// Scrubs `event` in place; returns how many values were replaced, or
+    /// refuses the event under [`PiiAction::Reject`] (IPs are always
+    /// handled by the IP mode, never refused).
+    pub fn scrub(&self, event: &mut Event) -> Result<u64, PrivacyError> {
+        if !self.enabled {
+            return Ok(0);
+        }
+        let mut n = 0;
+        if let Some(name) = &mut event.subject.name {
+            n += self.scrub_str(name, &mut || "subject.name".to_owned())?;
+        }
+        n += self.scrub_map(&mut event.attrs, &mut String::from("attrs"))?;
+        Ok(n)
+    }
+
+    fn scrub_map(
+        &self,
+        map: &mut BTreeMap<String, AttrValue>,
+        path: &mut String,
+    ) -> Result<u64, PrivacyError> {
+        let mut n = 0;
+        for (k, v) in map.iter_mut() {
+            let len = path.len();
+            path.push('/');
+            path.push_str(k);
+            n += self.scrub_value(v, path)?;
+            path.truncate(len);
+        }
+        Ok(n)
+    }
+
+    fn scrub_value(&self, v: &mut AttrValue, path: &mut String) -> Result<u64, PrivacyError> {
+        match v {
+            AttrValue::String(s) => self.scrub_str(s, &mut || path.clone()),
+            AttrValue::Object(m) => self.scrub_map(m, path),
+            AttrValue::Array(a) => {
+                let mut n = 0;
+                for (i, x) in a.iter_mut().enumerate() {
+                    let len = path.len();
+                    let _ = write!(path, "/{i}");
+                    n += self.scrub_value(x, path)?;
+                    path.truncate(len);
+                }
+                Ok(n)
+            }
+            _ => Ok(0),
+        }
+    }
+
+    fn scrub_str(&self, s: &mut String, field: &mut dyn FnMut() -> String) -> Result<u64, PrivacyError> {
+        if !might_hold_pii(s) {
+            return Ok(0);
+        }
+        let found = find_all(s);
+        if found.is_empty() {
+            return Ok(0);
+        }
+        if self.pii == PiiAction::Reject
+            && let Some(&(_, _, kind)) = found.iter().find(|(_, _, k)| *k != PiiKind::Ip)
+        {
+            return Err(PrivacyError { field: field(), kind });
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for &(start, end, kind) in &found {
+            out.push_str(s.get(last..start).unwrap_or_default());
+            let value = s.get(start..end).unwrap_or_default();
+            if kind == PiiKind::Ip {
+                self.ip_replacement(value, &mut out);
+            } else {
+                out.push_str(kind.marker());
+            }
+            last = end;
+        }
+        out.push_str(s.get(last..).unwrap_or_default());
+        *s = out;
+        Ok(found.len() as u64)
+    }
+
+    fn ip_replacement(&self, ip: &str, out: &mut String) {
+        match &self.ip_mode {
+            IpMode::Drop => out.push_str(PiiKind::Ip.marker()),
+            IpMode::Prefix => {
+                if let Ok(v4) = ip.parse::<Ipv4Addr>() {
+                    let [a, b, c, _] = v4.octets();
+                    let _ = write!(out, "{a}.{b}.{c}.0/24");
+                } else if let Ok(v6) = ip.parse::<Ipv6Addr>() {
+                    let s = v6.segments();
+                    let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                    let _ = write!(out, "{net}/64");
+                } else {
+                    out.push_str(PiiKind::Ip.marker());
+                }
+            }
+            IpMode::Hash { salt } => {
+                let mut h = blake3::Hasher::new();
+                h.update(salt);
+                h.update(ip.as_bytes());
+                let hex = h.finalize().to_hex();
+                let _ = write!(out, "ip:{}", hex.get(..16).unwrap_or_default());
+            }
+        }
+    }
+}
+
+/// A cheap first pass: can `s` hold anything the scanner looks for?
+fn might_hold_pii(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_digit() || b == b'@' || b == b':')
+        || s.contains("AIza")
+        || s.contains("earer ")
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Every match, left to right, non-overlapping: `(start, end, kind)`.
+fn find_all(s: &str) -> Vec<(usize, usize, PiiKind)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        // Matches start at a word boundary.
+        let boundary = i == 0 || b.get(i - 1).is_none_or(|&p| !is_word(p));
+        if boundary && let Some((end, kind)) = match_at(s, i) {
+            out.push((i, end, kind));
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The first detector that matches at `i`, in priority order.
+fn match_at(s: &str, i: usize) -> Option<(usize, PiiKind)> {
+    let rest = s.get(i..)?;
+    bearer(rest)
+        .map(|n| (n, PiiKind::BearerToken))
+        .or_else(|| google_key(rest).map(|n| (n, PiiKind::GoogleApiKey)))
+        .or_else(|| arn(rest).map(|n| (n, PiiKind::AwsArn)))
+        .or_else(|| email(s, i).map(|n| (n, PiiKind::Email)))
+        .or_else(|| uuid_v4(rest).map(|n| (n, PiiKind::UuidV4)))
+        .or_else(|| ipv6(rest).map(|n| (n, PiiKind::Ip)))
+        .or_else(|| ipv4(rest).map(|n| (n, PiiKind::Ip)))
+        .or_else(|| nric(rest).map(|n| (n, PiiKind::Nric)))
+        .or_else(|| phone(rest).map(|n| (n, PiiKind::Phone)))
+        .map(|(n, k)| (i + n, k))
+}
+
+/// Length of the run at the start of `s` whose bytes satisfy `f`.
+fn run(s: &str, f: impl Fn(u8) -> bool) -> usize {
+    s.bytes().take_while(|&b| f(b)).count()
+}
+
+/// The match must not run on into a word character.
+fn ends_clean(s: &str, n: usize) -> bool {
+    s.as_bytes().get(n).is_none_or(|&b| !is_word(b))
+}
+
+fn bearer(s: &str) -> Option<usize> {
+    let head = s.get(..7)?;
+    if !head.eq_ignore_ascii_case("bearer ") {
+        return None;
+    }
+    let tok = run(s.get(7..)?, |b| {
+        b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)
+    });
+    (tok >= 8).then_some(7 + tok)
+}
+
+fn google_key(s: &str) -> Option<usize> {
+    if !s.starts_with("AIza") {
+        return None;
+    }
+    let n = 4 + run(s.get(4..)?, |b| {
+        b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    });
+    (n == 39).then_some(n)
+}
+
+fn arn(s: &str) -> Option<usize> {
+    if !s.starts_with("arn:aws") {
+        return None;
+    }
+    let n = run(s, |b| !b.is_ascii_whitespace() && b != b'"' && b != b',');
+    (s.get(..n)?.matches(':').count() >= 5).then_some(n)
+}
+
+/// An email whose `@` is ahead; `i` is where its local part starts.
+fn email(s: &str, i: usize) -> Option<usize> {
+    let rest = s.get(i..)?;
+    let local = run(rest, |b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b));
+    if local == 0 || rest.as_bytes().get(local) != Some(&b'@') {
+        return None;
+    }
+    let domain = rest.get(local + 1..)?;
+    let d = run(domain, |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let dom = domain.get(..d)?.trim_end_matches('.');
+    let tld = dom.rsplit('.').next()?;
+    (dom.contains('.') && tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()))
+        .then_some(local + 1 + dom.len())
+}
+
+fn uuid_v4(s: &str) -> Option<usize> {
+    let u = s.get(..36)?.as_bytes();
+    for (k, &b) in u.iter().enumerate() {
+        let ok = match k {
+            8 | 13 | 18 | 23 => b == b'-',
+            14 => b == b'4',
+            19 => matches!(b.to_ascii_lowercase(), b'8' | b'9' | b'a' | b'b'),
+            _ => b.is_ascii_hexdigit(),
+        };
+        if !ok {
+            return None;
+        }
+    }
+    ends_clean(s, 36).then_some(36)
+}
+
+fn ipv4(s: &str) -> Option<usize> {
+    let n = run(s, |b| b.is_ascii_digit() || b == b'.');
+    let cand = s.get(..n)?.trim_end_matches('.');
+    (cand.parse::<Ipv4Addr>().is_ok() && ends_clean(s, cand.len())).then_some(cand.len())
+}
+
+fn ipv6(s: &str) -> Option<usize> {
+    // 45 characters is the longest IPv6 text (with an embedded IPv4).
+    let n = run(s, |b| b.is_ascii_hexdigit() || b == b':' || b == b'.').min(45);
+    let cand = s.get(..n)?;
+    if cand.matches(':').count() < 2 {
+        return None;
+    }
+    // The longest prefix that parses (a trailing `:` or `.` is punctuation).
+    (2..=cand.len())
+        .rev()
+        .find(|&k| cand.get(..k).is_some_and(|c| c.parse::<Ipv6Addr>().is_ok()) && ends_clean(s, k))
+}
+
+fn nric(s: &str) -> Option<usize> {
+    let u = s.get(..9)?.as_bytes();
+    let ok = matches!(u.first(), Some(b'S' | b'T' | b'F' | b'G' | b'M'))
+        && u.get(1..8).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        && u.get(8).is_some_and(u8::is_ascii_uppercase);
+    (ok && ends_clean(s, 9)).then_some(9)
+}
+
+fn phone(s: &str) -> Option<usize> {
+    let sep = |b: u8| b == b' ' || b == b'-' || b == b'.' || b == b'(' || b == b')';
+    if let Some(rest) = s.strip_prefix('+') {
+        let n = run(rest, |b| b.is_ascii_digit() || sep(b));
+        let body = rest.get(..n)?.trim_end_matches(|c: char| !c.is_ascii_digit());
+        let digits = body.bytes().filter(u8::is_ascii_digit).count();
+        return ((8..=15).contains(&digits) && ends_clean(s, 1 + body.len())).then_some(1 + body.len());
+    }
+    // ddd-ddd-dddd with one kind of separator.
+    let u = s.get(..12)?.as_bytes();
+    let d = |r: std::ops::Range<usize>| u.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let sp = u.get(3).copied()?;
+    let ok = d(0..3) && d(4..7) && d(8..12) && matches!(sp, b'-' | b'.' | b' ') && u.get(7) == Some(&sp);
+    (ok && ends_clean(s, 12)).then_some(12)
+}

@@ -1,0 +1,157 @@
+//! The privacy scrubber: what it replaces, what it leaves alone, each IP
+//! mode, the reject policy, and that nothing raw reaches the sink.
+
+use std::sync::Arc;
+
+use audit_canon::{AttrValue, Limits, SubjectRef};
+use audit_chain::{EmitError, Emitter, Event, IpMode, PiiAction, PiiKind, Privacy, RamSink};
+
+/// `input` as one attrs string after scrubbing with `privacy`.
+fn scrub_with(privacy: &Privacy, input: &str) -> String {
+    let mut ev = Event::new("s", "K", "ok").attr("v", input);
+    privacy.scrub(&mut ev).expect("redact policy never refuses");
+    match ev.attrs.get("v") {
+        Some(AttrValue::String(s)) => s.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn check(input: &str, want: &str) {
+    assert_eq!(scrub_with(&Privacy::default(), input), want, "input {input:?}");
+}
+
+#[test]
+fn personal_data_and_secrets_are_replaced_by_their_kind() {
+    check("login from 203.0.113.7 ok", "login from [ip] ok");
+    check("peer=2001:db8:85a3::8a2e:370:7334.", "peer=[ip].");
+    check("loopback ::1 and ::ffff:192.0.2.1", "loopback [ip] and [ip]");
+    check("mail jane.doe+audit@example.co.uk now", "mail [email] now");
+    check("call +65 6123 4567 or +1-202-555-0143", "call [phone] or [phone]");
+    check("office 202-555-0143", "office [phone]");
+    check("nric S1234567D on file", "nric [nric] on file");
+    check("req 3f2504e0-4f89-41d3-9a0c-0305e82c3301", "req [uuid]");
+    check("role arn:aws:iam::123456789012:role/Admin,", "role [aws_arn],");
+    check(
+        "key=AIzaSyA1234567890abcdefghijklmnopqrstuv",
+        "key=[google_api_key]",
+    );
+    check(
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc",
+        "Authorization: [bearer_token]",
+    );
+    check("two 10.0.0.1,10.0.0.2", "two [ip],[ip]");
+}
+
+#[test]
+fn ordinary_values_are_left_alone() {
+    for s in [
+        "GET /v1/objects/tenant-0042/9f86d081884c",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36",
+        "b3:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "version 1.2.3 built 2026-11-22 10:30:00",
+        "256.1.1.1 is not an address",
+        "uuid v1 6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+        "count 1234567 items",
+        "a@b is not an email",
+        "",
+    ] {
+        check(s, s);
+    }
+}
+
+#[test]
+fn ip_modes_drop_keep_a_prefix_or_a_salted_tag() {
+    let prefix = Privacy::new(IpMode::Prefix, PiiAction::Redact);
+    assert_eq!(scrub_with(&prefix, "from 203.0.113.7"), "from 203.0.113.0/24");
+    assert_eq!(
+        scrub_with(&prefix, "from 2001:db8:1:2:3:4:5:6"),
+        "from 2001:db8:1:2::/64"
+    );
+    let hash = Privacy::new(
+        IpMode::Hash {
+            salt: b"pepper".to_vec(),
+        },
+        PiiAction::Redact,
+    );
+    let tag = scrub_with(&hash, "203.0.113.7");
+    // Independently: BLAKE3 of salt || address text, first 16 hex digits.
+    let want = format!("ip:{}", &blake3::hash(b"pepper203.0.113.7").to_hex()[..16]);
+    assert_eq!(tag, want);
+    assert_eq!(
+        scrub_with(&hash, "203.0.113.7"),
+        tag,
+        "stable: equal addresses stay linkable"
+    );
+    let other_salt = Privacy::new(
+        IpMode::Hash {
+            salt: b"salt2".to_vec(),
+        },
+        PiiAction::Redact,
+    );
+    assert_ne!(scrub_with(&other_salt, "203.0.113.7"), tag);
+    assert_eq!(
+        scrub_with(&Privacy::off(), "203.0.113.7 a@example.com"),
+        "203.0.113.7 a@example.com"
+    );
+}
+
+#[test]
+fn nested_attrs_and_subject_name_are_scrubbed_too() {
+    let mut ev = Event::new("s", "K", "ok")
+        .subject(SubjectRef {
+            name: Some("user jane@example.com".into()),
+            ..SubjectRef::default()
+        })
+        .attr(
+            "headers",
+            AttrValue::Object([("x-forwarded-for".to_owned(), AttrValue::from("198.51.100.4"))].into()),
+        )
+        .attr("list", AttrValue::Array(vec!["ok".into(), "10.1.2.3".into()]));
+    assert_eq!(Privacy::default().scrub(&mut ev), Ok(3));
+    assert_eq!(ev.subject.name.as_deref(), Some("user [email]"));
+    assert_eq!(
+        ev.attrs.get("headers"),
+        Some(&AttrValue::Object(
+            [("x-forwarded-for".to_owned(), AttrValue::from("[ip]"))].into()
+        ))
+    );
+}
+
+#[test]
+fn under_reject_the_event_is_refused_named_and_never_stored() {
+    let sink = Arc::new(RamSink::new(100, 1 << 20));
+    let em = Emitter::new("svc@1", sink.clone(), Limits::default())
+        .expect("emitter")
+        .with_privacy(Privacy::new(IpMode::Drop, PiiAction::Reject));
+    let err = em
+        .emit(Event::new("s", "K", "ok").attr("note", "contact jane@example.com"))
+        .expect_err("refused");
+    let EmitError::Privacy(p) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!((p.field.as_str(), p.kind), ("attrs/note", PiiKind::Email));
+    assert!(sink.is_empty(), "nothing of a refused event is stored");
+    // IPs are never refused: the IP mode handles them.
+    em.emit(Event::new("s", "K", "ok").attr("ip", "10.0.0.1"))
+        .expect("ip is dropped, not refused");
+    let stored = sink.read("svc@1", "s").expect("read");
+    assert_eq!(
+        stored[0].record().attrs().get("ip"),
+        Some(&AttrValue::from("[ip]"))
+    );
+}
+
+#[test]
+fn the_emitter_scrubs_by_default_so_raw_values_never_reach_the_sink() {
+    let sink = Arc::new(RamSink::new(100, 1 << 20));
+    let em = Emitter::new("svc@1", sink.clone(), Limits::default()).expect("emitter");
+    em.emit(Event::new("s", "K", "ok").attr("who", "jane@example.com from 203.0.113.9"))
+        .expect("emit");
+    let r = &sink.read("svc@1", "s").expect("read")[0];
+    let bytes = String::from_utf8(r.canonical().to_vec()).expect("utf8");
+    assert!(
+        !bytes.contains("jane@example.com") && !bytes.contains("203.0.113.9"),
+        "{bytes}"
+    );
+    assert!(bytes.contains("[email] from [ip]"), "{bytes}");
+}
