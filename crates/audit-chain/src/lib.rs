@@ -19,6 +19,9 @@
 //!   are dropped (or kept as a /24 or /64 prefix, or a salted hash), and
 //!   emails, phones, NRICs, UUIDs, AWS ARNs, Google API keys and bearer
 //!   tokens are redacted (or the event refused) before a record exists.
+//! - [`AuditConfig`]: defaults < TOML file < `RON_AUDIT_*` environment <
+//!   `--audit-*` flags, sizes like `1KiB`, durations like `15m`, and one
+//!   error per validation rule.
 //!
 //! # Guarantees
 //!
@@ -41,9 +44,8 @@
 //! # What it does not do (yet)
 //!
 //! No disk I/O (that is `audit-wal`), no metrics registry or log sink of its
-//! own (it reports through the `metrics` and `tracing` facades).
-//! `AuditConfig` (file, environment, flags, validation) is the part of the
-//! audit-chain issue not built yet.
+//! own (it reports through the `metrics` and `tracing` facades). It reads
+//! configuration files only when a host calls [`AuditConfig::load`].
 //!
 //! # Example
 //!
@@ -63,6 +65,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod config;
 mod emitter;
 mod event;
 mod merge;
@@ -73,6 +76,10 @@ mod sink;
 mod state;
 mod telemetry;
 
+pub use config::{
+    AuditConfig, ConfigError, FsyncPolicy, IpModeName, Profile, ShedPolicy, SinkKind, parse_duration,
+    parse_size,
+};
 pub use emitter::{Clock, EmitError, Emitter, Receipt};
 pub use event::Event;
 pub use merge::Merge;
