@@ -228,11 +228,45 @@ impl Privacy {
     }
 }
 
+/// What one pass over a string found, so detectors that cannot match are
+/// never tried.
+#[derive(Clone, Copy, Default)]
+struct Hints {
+    digit: bool,
+    at: bool,
+    colon: bool,
+    dot: bool,
+    dash: bool,
+    plus: bool,
+    space: bool,
+}
+
+impl Hints {
+    fn of(s: &str) -> Self {
+        let mut h = Self::default();
+        for b in s.bytes() {
+            match b {
+                b'0'..=b'9' => h.digit = true,
+                b'@' => h.at = true,
+                b':' => h.colon = true,
+                b'.' => h.dot = true,
+                b'-' => h.dash = true,
+                b'+' => h.plus = true,
+                b' ' => h.space = true,
+                _ => {}
+            }
+        }
+        h
+    }
+
+    fn any(self, s: &str) -> bool {
+        self.digit || self.at || self.colon || s.contains("AIza") || (self.space && s.contains("earer "))
+    }
+}
+
 /// A cheap first pass: can `s` hold anything the scanner looks for?
 fn might_hold_pii(s: &str) -> bool {
-    s.bytes().any(|b| b.is_ascii_digit() || b == b'@' || b == b':')
-        || s.contains("AIza")
-        || s.contains("earer ")
+    Hints::of(s).any(s)
 }
 
 fn is_word(b: u8) -> bool {
@@ -242,12 +276,13 @@ fn is_word(b: u8) -> bool {
 /// Every match, left to right, non-overlapping: `(start, end, kind)`.
 fn find_all(s: &str) -> Vec<(usize, usize, PiiKind)> {
     let b = s.as_bytes();
+    let hints = Hints::of(s);
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         // Matches start at a word boundary.
         let boundary = i == 0 || b.get(i - 1).is_none_or(|&p| !is_word(p));
-        if boundary && let Some((end, kind)) = match_at(s, i) {
+        if boundary && let Some((end, kind)) = match_at(s, i, hints) {
             out.push((i, end, kind));
             i = end;
             continue;
@@ -257,20 +292,51 @@ fn find_all(s: &str) -> Vec<(usize, usize, PiiKind)> {
     out
 }
 
-/// The first detector that matches at `i`, in priority order.
-fn match_at(s: &str, i: usize) -> Option<(usize, PiiKind)> {
+/// The first detector that matches at `i`, in priority order. Each is
+/// tried only when the string and the byte at `i` allow it.
+fn match_at(s: &str, i: usize, h: Hints) -> Option<(usize, PiiKind)> {
     let rest = s.get(i..)?;
-    bearer(rest)
-        .map(|n| (n, PiiKind::BearerToken))
-        .or_else(|| google_key(rest).map(|n| (n, PiiKind::GoogleApiKey)))
-        .or_else(|| arn(rest).map(|n| (n, PiiKind::AwsArn)))
-        .or_else(|| email(s, i).map(|n| (n, PiiKind::Email)))
-        .or_else(|| uuid_v4(rest).map(|n| (n, PiiKind::UuidV4)))
-        .or_else(|| ipv6(rest).map(|n| (n, PiiKind::Ip)))
-        .or_else(|| ipv4(rest).map(|n| (n, PiiKind::Ip)))
-        .or_else(|| nric(rest).map(|n| (n, PiiKind::Nric)))
-        .or_else(|| phone(rest).map(|n| (n, PiiKind::Phone)))
-        .map(|(n, k)| (i + n, k))
+    let first = *rest.as_bytes().first()?;
+    let try_if =
+        |cond: bool, f: &dyn Fn() -> Option<usize>, kind| if cond { f().map(|n| (n, kind)) } else { None };
+    try_if(
+        h.space && matches!(first, b'B' | b'b'),
+        &|| bearer(rest),
+        PiiKind::BearerToken,
+    )
+    .or_else(|| try_if(first == b'A', &|| google_key(rest), PiiKind::GoogleApiKey))
+    .or_else(|| try_if(h.colon && first == b'a', &|| arn(rest), PiiKind::AwsArn))
+    .or_else(|| try_if(h.at, &|| email(s, i), PiiKind::Email))
+    .or_else(|| {
+        try_if(
+            h.dash && first.is_ascii_hexdigit(),
+            &|| uuid_v4(rest),
+            PiiKind::UuidV4,
+        )
+    })
+    .or_else(|| {
+        try_if(
+            h.colon && (first.is_ascii_hexdigit() || first == b':'),
+            &|| ipv6(rest),
+            PiiKind::Ip,
+        )
+    })
+    .or_else(|| try_if(h.dot && first.is_ascii_digit(), &|| ipv4(rest), PiiKind::Ip))
+    .or_else(|| {
+        try_if(
+            h.digit && matches!(first, b'S' | b'T' | b'F' | b'G' | b'M'),
+            &|| nric(rest),
+            PiiKind::Nric,
+        )
+    })
+    .or_else(|| {
+        try_if(
+            h.digit && (first == b'+' && h.plus || first.is_ascii_digit()),
+            &|| phone(rest),
+            PiiKind::Phone,
+        )
+    })
+    .map(|(n, k)| (i + n, k))
 }
 
 /// Length of the run at the start of `s` whose bytes satisfy `f`.

@@ -212,3 +212,50 @@ fn bad_configs_are_refused() {
         Err(QueueError::Config(_))
     ));
 }
+
+#[test]
+fn a_surge_past_capacity_is_shed_counted_and_never_blocks() {
+    let sink = Arc::new(RamSink::new(10_000_000, 1 << 32));
+    let em = Arc::new(Emitter::new(W, sink.clone(), Limits::default()).expect("emitter"));
+    // One worker with a small queue against four unthrottled producers: far
+    // more offered than one worker records.
+    let q = Arc::new(QueuedEmitter::start(em, config(1, 64)).expect("start"));
+    let per_producer = 20_000u64;
+    let slowest = std::sync::Mutex::new(Duration::ZERO);
+    std::thread::scope(|s| {
+        for p in 0..4u64 {
+            let (q, slowest) = (q.clone(), &slowest);
+            s.spawn(move || {
+                let mut worst = Duration::ZERO;
+                for i in 0..per_producer {
+                    let t = Instant::now();
+                    let _ = q.try_emit(ev(["a", "b", "c"][(i % 3) as usize], p * per_producer + i));
+                    worst = worst.max(t.elapsed());
+                }
+                let mut w = slowest.lock().expect("lock");
+                *w = (*w).max(worst);
+            });
+        }
+    });
+    let stats = q.shutdown(Duration::from_secs(60));
+    let offered = 4 * per_producer;
+    assert!(stats.busy_rejections > 0, "a surge must shed: {stats:?}");
+    assert_eq!(
+        stats.accepted + stats.busy_rejections,
+        offered,
+        "every offer is accepted or counted"
+    );
+    assert_eq!(
+        stats.emitted, stats.accepted,
+        "everything accepted is recorded: {stats:?}"
+    );
+    // No call waited on the worker: shedding is immediate. (A generous
+    // bound for a shared machine; a blocked call would wait for the drain.)
+    let worst = *slowest.lock().expect("lock");
+    assert!(worst < Duration::from_secs(1), "slowest try_emit took {worst:?}");
+    let recorded: usize = ["a", "b", "c"]
+        .iter()
+        .map(|s| sink.read(W, s).expect("verifies").len())
+        .sum();
+    assert_eq!(recorded as u64, stats.emitted);
+}
