@@ -134,7 +134,10 @@ impl Privacy {
         if let Some(name) = &mut event.subject.name {
             n += self.scrub_str(name, &mut || "subject.name".to_owned())?;
         }
-        n += self.scrub_map(&mut event.attrs, &mut String::from("attrs"))?;
+        // The field path is only needed to name a refused value.
+        let mut path = String::from("attrs");
+        let track = self.pii == PiiAction::Reject;
+        n += self.scrub_map(&mut event.attrs, &mut path, track)?;
         Ok(n)
     }
 
@@ -142,28 +145,33 @@ impl Privacy {
         &self,
         map: &mut BTreeMap<String, AttrValue>,
         path: &mut String,
+        track: bool,
     ) -> Result<u64, PrivacyError> {
         let mut n = 0;
         for (k, v) in map.iter_mut() {
             let len = path.len();
-            path.push('/');
-            path.push_str(k);
-            n += self.scrub_value(v, path)?;
+            if track {
+                path.push('/');
+                path.push_str(k);
+            }
+            n += self.scrub_value(v, path, track)?;
             path.truncate(len);
         }
         Ok(n)
     }
 
-    fn scrub_value(&self, v: &mut AttrValue, path: &mut String) -> Result<u64, PrivacyError> {
+    fn scrub_value(&self, v: &mut AttrValue, path: &mut String, track: bool) -> Result<u64, PrivacyError> {
         match v {
             AttrValue::String(s) => self.scrub_str(s, &mut || path.clone()),
-            AttrValue::Object(m) => self.scrub_map(m, path),
+            AttrValue::Object(m) => self.scrub_map(m, path, track),
             AttrValue::Array(a) => {
                 let mut n = 0;
                 for (i, x) in a.iter_mut().enumerate() {
                     let len = path.len();
-                    let _ = write!(path, "/{i}");
-                    n += self.scrub_value(x, path)?;
+                    if track {
+                        let _ = write!(path, "/{i}");
+                    }
+                    n += self.scrub_value(x, path, track)?;
                     path.truncate(len);
                 }
                 Ok(n)
@@ -173,10 +181,11 @@ impl Privacy {
     }
 
     fn scrub_str(&self, s: &mut String, field: &mut dyn FnMut() -> String) -> Result<u64, PrivacyError> {
-        if !might_hold_pii(s) {
+        let hints = Hints::of(s);
+        if !hints.any(s) {
             return Ok(0);
         }
-        let found = find_all(s);
+        let found = find_all(s, hints);
         if found.is_empty() {
             return Ok(0);
         }
@@ -241,22 +250,36 @@ struct Hints {
     space: bool,
 }
 
+/// Hint bits per byte (see [`Hints::of`]).
+static HINT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = 1;
+        d += 1;
+    }
+    t[b'@' as usize] = 2;
+    t[b':' as usize] = 4;
+    t[b'.' as usize] = 8;
+    t[b'-' as usize] = 16;
+    t[b'+' as usize] = 32;
+    t[b' ' as usize] = 64;
+    t
+};
+
 impl Hints {
+    /// One table lookup per byte.
     fn of(s: &str) -> Self {
-        let mut h = Self::default();
-        for b in s.bytes() {
-            match b {
-                b'0'..=b'9' => h.digit = true,
-                b'@' => h.at = true,
-                b':' => h.colon = true,
-                b'.' => h.dot = true,
-                b'-' => h.dash = true,
-                b'+' => h.plus = true,
-                b' ' => h.space = true,
-                _ => {}
-            }
+        let f = s.bytes().fold(0u8, |acc, b| acc | HINT[usize::from(b)]);
+        Self {
+            digit: f & 1 != 0,
+            at: f & 2 != 0,
+            colon: f & 4 != 0,
+            dot: f & 8 != 0,
+            dash: f & 16 != 0,
+            plus: f & 32 != 0,
+            space: f & 64 != 0,
         }
-        h
     }
 
     fn any(self, s: &str) -> bool {
@@ -264,30 +287,44 @@ impl Hints {
     }
 }
 
-/// A cheap first pass: can `s` hold anything the scanner looks for?
-fn might_hold_pii(s: &str) -> bool {
-    Hints::of(s).any(s)
-}
+/// `[A-Za-z0-9_]`, as a table: the scanner asks this of most bytes.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'_';
+        i += 1;
+    }
+    t
+};
 
 fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    WORD[usize::from(b)]
 }
 
 /// Every match, left to right, non-overlapping: `(start, end, kind)`.
-fn find_all(s: &str) -> Vec<(usize, usize, PiiKind)> {
+/// Matches start at word boundaries only, so the scan jumps from one
+/// boundary to the next, skipping the inside of words.
+fn find_all(s: &str, hints: Hints) -> Vec<(usize, usize, PiiKind)> {
     let b = s.as_bytes();
-    let hints = Hints::of(s);
     let mut out = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        // Matches start at a word boundary.
-        let boundary = i == 0 || b.get(i - 1).is_none_or(|&p| !is_word(p));
-        if boundary && let Some((end, kind)) = match_at(s, i, hints) {
+    let mut at_boundary = true;
+    while let Some(&c) = b.get(i) {
+        if at_boundary && let Some((end, kind)) = match_at(s, i, hints) {
             out.push((i, end, kind));
             i = end;
+            at_boundary = end == 0 || b.get(end - 1).is_none_or(|&p| !is_word(p));
             continue;
         }
-        i += 1;
+        if is_word(c) {
+            i += 1 + run(s.get(i + 1..).unwrap_or_default(), is_word);
+            at_boundary = false;
+        } else {
+            i += 1;
+            at_boundary = true;
+        }
     }
     out
 }
