@@ -17,7 +17,7 @@ use std::hint::black_box;
 use audit_canon::{AuditRecord, Digest, Limits, PrevHash, verify_record};
 use audit_cli::Workload;
 use criterion::{Criterion, Throughput};
-use ron_audit_benches::{Floor, floor_of, paired, print_paired, report};
+use ron_audit_benches::{Floor, criterion_mode_only, floor_of, paired, print_paired, report};
 
 /// How many records one iteration processes.
 const BATCH: usize = 1000;
@@ -120,12 +120,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
-    // Criterion's mode flags (`--test`, `--list`, `--profile-time`) stop here.
-    let args: Vec<String> = std::env::args().collect();
-    if args
-        .iter()
-        .any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
-    {
+    if criterion_mode_only() {
         return;
     }
     report(

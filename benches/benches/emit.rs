@@ -14,7 +14,7 @@ use audit_canon::{Digest, Frontier, Limits, leaf_hash};
 use audit_chain::{AuditStream, Emitter, Event, Overflow, QueueConfig, QueuedEmitter, RamSink};
 use audit_cli::Workload;
 use criterion::{BatchSize, Criterion, Throughput};
-use ron_audit_benches::{Floor, floor_of};
+use ron_audit_benches::{Floor, criterion_mode_only, floor_of, median, percentile};
 
 const BATCH: usize = 1000;
 const W: &str = "svc-gateway@bench-1";
@@ -113,17 +113,6 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v.get(i).copied().unwrap_or(f64::NAN)
-}
-
 /// Alternating rounds: one core, queued, floor, frontier upkeep; ratios per round.
 fn paired_report(rounds: usize) {
     let evs = events();
@@ -209,7 +198,7 @@ fn paired_report(rounds: usize) {
             lat.push(t.elapsed().as_nanos() as f64 / 1000.0);
         }
     }
-    let (p50, p99) = (pct(&mut lat, 0.50), pct(&mut lat, 0.99));
+    let (p50, p99) = (percentile(&mut lat, 0.50), percentile(&mut lat, 0.99));
     println!(
         "{:<26} {:>12} {:>12} {:>7} {:>9}  {}",
         "emit latency p50 / p99",
@@ -225,11 +214,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
-    let args: Vec<String> = std::env::args().collect();
-    if args
-        .iter()
-        .any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
-    {
+    if criterion_mode_only() {
         return;
     }
     paired_report(60);

@@ -137,9 +137,22 @@ pub fn paired(rounds: usize, mut ours: impl FnMut(), mut floor: impl FnMut()) ->
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median of `v` (sorts it).
+pub fn median(v: &mut [f64]) -> f64 {
+    percentile(v, 0.5)
+}
+
+/// The `p` quantile of `v`, 0.0..=1.0, nearest rank (sorts it).
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// Whether criterion was started in one of its non-measuring modes
+/// (`--test`, `--list`, `--profile-time`), where our own reports are skipped.
+pub fn criterion_mode_only() -> bool {
+    std::env::args().any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
 }
 
 /// Prints one row of a paired comparison.
