@@ -248,11 +248,15 @@ struct Hints {
     dash: bool,
     plus: bool,
     space: bool,
+    /// An `A` (a Google API key starts `AIza`).
+    cap_a: bool,
+    /// One of `STFGM` (an NRIC starts with one).
+    nric_start: bool,
 }
 
 /// Hint bits per byte (see [`Hints::of`]).
-static HINT: [u8; 256] = {
-    let mut t = [0u8; 256];
+static HINT: [u16; 256] = {
+    let mut t = [0u16; 256];
     let mut d = b'0';
     while d <= b'9' {
         t[d as usize] = 1;
@@ -264,13 +268,19 @@ static HINT: [u8; 256] = {
     t[b'-' as usize] = 16;
     t[b'+' as usize] = 32;
     t[b' ' as usize] = 64;
+    t[b'A' as usize] = 128;
+    t[b'S' as usize] = 256;
+    t[b'T' as usize] = 256;
+    t[b'F' as usize] = 256;
+    t[b'G' as usize] = 256;
+    t[b'M' as usize] = 256;
     t
 };
 
 impl Hints {
     /// One table lookup per byte.
     fn of(s: &str) -> Self {
-        let f = s.bytes().fold(0u8, |acc, b| acc | HINT[usize::from(b)]);
+        let f = s.bytes().fold(0u16, |acc, b| acc | HINT[usize::from(b)]);
         Self {
             digit: f & 1 != 0,
             at: f & 2 != 0,
@@ -279,11 +289,21 @@ impl Hints {
             dash: f & 16 != 0,
             plus: f & 32 != 0,
             space: f & 64 != 0,
+            cap_a: f & 128 != 0,
+            nric_start: f & 256 != 0,
         }
     }
 
+    /// Whether any detector could match. Every kind but email, ARN, IPv6,
+    /// bearer and API key needs a digit together with punctuation or an
+    /// NRIC's first letter, so plain words and lowercase hex ids (most
+    /// attribute values) are skipped after this one pass.
     fn any(self, s: &str) -> bool {
-        self.digit || self.at || self.colon || s.contains("AIza") || (self.space && s.contains("earer "))
+        self.at
+            || self.colon
+            || (self.digit && (self.dot || self.dash || self.plus || self.space || self.nric_start))
+            || (self.cap_a && s.contains("AIza"))
+            || (self.space && s.contains("earer "))
     }
 }
 
