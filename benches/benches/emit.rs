@@ -188,6 +188,8 @@ fn paired_report(rounds: usize) {
         rf <= 0.10,
     );
 
+    breakdown(&evs, rounds);
+
     // Latency of single emits, not saturated: one caller, fresh sink.
     let (_s, em) = fresh();
     let mut lat = Vec::with_capacity(50 * BATCH);
@@ -207,6 +209,80 @@ fn paired_report(rounds: usize) {
         "-",
         "p99 < 50",
         if p99 < 50.0 { "yes" } else { "NO" }
+    );
+}
+
+/// Where one emit's time goes: each stage alone over the same events
+/// (medians of `rounds`), to steer optimisation. Not targets.
+fn breakdown(evs: &[Event], rounds: usize) {
+    use audit_canon::{AuditRecord, PrevHash};
+    use audit_chain::{AuditSink, Privacy, SealedRecord};
+    let limits = Limits::default();
+    let privacy = Privacy::default();
+    let build = |e: Event| {
+        AuditRecord::builder()
+            .ts_ms(e.ts_ms.unwrap_or(0))
+            .writer_id(W)
+            .seq(1)
+            .stream(e.stream)
+            .kind(e.kind)
+            .actor(e.actor)
+            .subject(e.subject)
+            .reason(e.reason)
+            .attrs(e.attrs)
+            .prev(PrevHash::Genesis)
+            .build()
+            .expect("valid")
+    };
+    let records: Vec<AuditRecord> = evs.iter().cloned().map(build).collect();
+    let (mut scrub, mut built, mut sealed, mut appended) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let mut e = evs.to_vec();
+        let t = Instant::now();
+        for ev in &mut e {
+            black_box(privacy.scrub(ev).expect("redact"));
+        }
+        scrub.push(t.elapsed().as_nanos() as f64);
+        let e = evs.to_vec();
+        let t = Instant::now();
+        let out: Vec<AuditRecord> = e.into_iter().map(build).collect();
+        built.push(t.elapsed().as_nanos() as f64);
+        drop(black_box(out)); // freeing is not part of building
+        let r = records.clone();
+        let t = Instant::now();
+        let seals: Vec<SealedRecord> = r
+            .into_iter()
+            .map(|x| SealedRecord::seal(x, &limits).expect("seal"))
+            .collect();
+        sealed.push(t.elapsed().as_nanos() as f64);
+        // Appends need a chain: re-seal each record at its position, untimed.
+        let mut chain = Vec::with_capacity(seals.len());
+        let mut prev = PrevHash::Genesis;
+        for (i, x) in seals.iter().enumerate() {
+            let rec = x
+                .record()
+                .clone()
+                .with_position(i as u64 + 1, prev)
+                .expect("position");
+            let s = SealedRecord::seal(rec.to_builder().stream("one").build().expect("b"), &limits)
+                .expect("seal");
+            prev = PrevHash::Digest(*s.self_hash());
+            chain.push(s);
+        }
+        let sink = RamSink::new(usize::MAX, usize::MAX);
+        let t = Instant::now();
+        for x in &chain {
+            black_box(sink.append(x).expect("append"));
+        }
+        appended.push(t.elapsed().as_nanos() as f64);
+    }
+    let per = |v: &mut Vec<f64>| median(v) / BATCH as f64;
+    println!(
+        "breakdown per event (ns): scrub {:.0}, build+validate {:.0}, canonicalize+hash+seal {:.0}, RamSink append {:.0}",
+        per(&mut scrub),
+        per(&mut built),
+        per(&mut sealed),
+        per(&mut appended)
     );
 }
 
