@@ -64,17 +64,20 @@ impl Emitter {
     where
         S: AuditSink + AuditStream + 'static,
     {
-        let writer_id = writer_id.into();
-        // Validate the writer once, through the record rules.
-        AuditRecord::builder()
+        // Validate and NFC-normalize the writer once, through the record
+        // rules, and keep the normalized form: it is what records carry and
+        // what sinks key their chains by.
+        let writer_id = AuditRecord::builder()
             .ts_ms(0)
-            .writer_id(writer_id.as_str())
+            .writer_id(writer_id)
             .seq(1)
             .stream("s")
             .kind("K")
             .reason("r")
             .build()
-            .map_err(EmitError::Invalid)?;
+            .map_err(EmitError::Invalid)?
+            .writer_id()
+            .to_owned();
         let as_sink: Arc<dyn AuditSink> = sink.clone();
         let as_stream: Arc<dyn AuditStream> = sink;
         let service = telemetry::service_of(&writer_id);

@@ -301,3 +301,22 @@ fn events_keep_their_attrs_and_timestamps() {
         "NFC at the source"
     );
 }
+
+#[test]
+fn a_non_nfc_writer_id_is_normalized_once_and_chains_continue() {
+    let sink = sink();
+    let nfd = "se\u{301}rver@1";
+    let em = Emitter::new(nfd, sink.clone(), Limits::default()).expect("emitter");
+    assert_eq!(em.writer_id(), "s\u{e9}rver@1");
+    let r1 = em.emit(ev("ingress", 0)).expect("emit");
+    // The same writer given in NFD again finds its chain in the sink.
+    let again = Emitter::new(nfd, sink.clone(), Limits::default()).expect("emitter");
+    let r2 = again.emit(ev("ingress", 1)).expect("emit");
+    assert_eq!(r2.seq, 2);
+    let recs = sink.read("s\u{e9}rver@1", "ingress").expect("read");
+    assert_eq!(*recs[1].record().prev(), PrevHash::Digest(r1.self_hash));
+    assert_eq!(
+        again.append_sealed(&recs[1]).expect("head is a no-op"),
+        r2.self_hash
+    );
+}
