@@ -115,7 +115,7 @@ fn demo_runs_every_step_and_catches_the_tamper() {
     let s = text(&out.stdout);
     for step in [
         "  1. generated 3000",
-        "  2. chained",
+        "  2. emitted 3000 records",
         "  3. checkpoint",
         "  4. verified 3000 records",
         "  5. proved",
