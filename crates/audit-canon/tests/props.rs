@@ -275,3 +275,43 @@ fn attrs_keys_are_sorted_by_bytes_after_nfc() {
     let text = String::from_utf8(bytes).expect("utf8");
     assert!(text.contains("\"attrs\":{\"f\":2,\"\u{e9}\":1}"), "{text}");
 }
+
+prop_compose! {
+    fn checkpoint()(
+        writer in "[a-zA-Z0-9@._-]{1,20}",
+        stream in "[a-z0-9][a-z0-9._-]{0,12}",
+        start in 1u64..1_000_000,
+        len in 0u64..1_000_000,
+        root in any::<[u8; 32]>(),
+        head in any::<[u8; 32]>(),
+        prev in any::<[u8; 32]>(),
+        ts in any::<u64>(),
+    ) -> audit_canon::CheckpointBody {
+        let prev = if start == 1 { PrevHash::Genesis } else { PrevHash::Digest(Digest::from_bytes(prev)) };
+        audit_canon::CheckpointBody::new(
+            writer, stream, start, start + len, Digest::from_bytes(root), Digest::from_bytes(head), prev, ts,
+        )
+        .expect("valid body")
+    }
+}
+
+proptest! {
+    #[test]
+    fn checkpoint_bodies_round_trip_and_mutations_never_parse_to_other_bytes(
+        cp in checkpoint(), pos in any::<prop::sample::Index>(), byte in any::<u8>()
+    ) {
+        let bytes = cp.to_canonical();
+        let back = audit_canon::CheckpointBody::from_canonical(&bytes).expect("canonical body parses");
+        prop_assert_eq!(&back, &cp);
+        let mut m = bytes.clone();
+        let at = pos.index(m.len());
+        prop_assume!(m[at] != byte);
+        m[at] = byte;
+        // A changed body either fails, or is another valid body whose own
+        // canonical bytes are exactly the mutated bytes (never normalized).
+        if let Ok(other) = audit_canon::CheckpointBody::from_canonical(&m) {
+            prop_assert_eq!(other.to_canonical(), m);
+            prop_assert_ne!(other, cp);
+        }
+    }
+}
