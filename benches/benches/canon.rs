@@ -17,7 +17,7 @@ use std::hint::black_box;
 use audit_canon::{AuditRecord, Digest, Limits, PrevHash, verify_record};
 use audit_cli::Workload;
 use criterion::{Criterion, Throughput};
-use ron_audit_benches::{Floor, criterion_mode_only, floor_of, paired, print_paired, report};
+use ron_audit_benches::{Floor, criterion_mode_only, floor_of, paired, print_paired, record_of, report};
 
 /// How many records one iteration processes.
 const BATCH: usize = 1000;
@@ -28,20 +28,12 @@ fn records() -> Vec<AuditRecord> {
     let limits = Limits::default();
     (0..BATCH)
         .map(|i| {
-            let e = w.next_event();
-            let r = AuditRecord::builder()
-                .ts_ms(e.ts_ms)
-                .writer_id("svc-gateway@bench-1")
-                .seq(i as u64 + 1)
-                .stream(e.stream)
-                .kind(e.kind)
-                .actor(e.actor)
-                .subject(e.subject)
-                .reason(e.reason)
-                .attrs(e.attrs)
-                .prev(prev)
-                .build()
-                .expect("workload records are valid");
+            let r = record_of(
+                w.next_event().into_chain_event(),
+                "svc-gateway@bench-1",
+                i as u64 + 1,
+                prev,
+            );
             prev = PrevHash::Digest(r.self_hash(&limits).expect("within bounds"));
             r
         })

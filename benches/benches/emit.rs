@@ -14,24 +14,14 @@ use audit_canon::{Digest, Frontier, Limits, leaf_hash};
 use audit_chain::{AuditStream, Emitter, Event, Overflow, QueueConfig, QueuedEmitter, RamSink};
 use audit_cli::Workload;
 use criterion::{BatchSize, Criterion, Throughput};
-use ron_audit_benches::{Floor, criterion_mode_only, floor_of, median, percentile};
+use ron_audit_benches::{Floor, criterion_mode_only, floor_of, median, percentile, record_of};
 
 const BATCH: usize = 1000;
 const W: &str = "svc-gateway@bench-1";
 
 fn events() -> Vec<Event> {
     let mut w = Workload::new(7);
-    (0..BATCH)
-        .map(|_| {
-            let e = w.next_event();
-            let mut ev = Event::new(e.stream, e.kind, e.reason)
-                .actor(e.actor)
-                .subject(e.subject)
-                .ts_ms(e.ts_ms);
-            ev.attrs = e.attrs;
-            ev
-        })
-        .collect()
+    (0..BATCH).map(|_| w.next_event().into_chain_event()).collect()
 }
 
 fn fresh() -> (Arc<RamSink>, Emitter) {
@@ -219,21 +209,7 @@ fn breakdown(evs: &[Event], rounds: usize) {
     use audit_chain::{AuditSink, Privacy, SealedRecord};
     let limits = Limits::default();
     let privacy = Privacy::default();
-    let build = |e: Event| {
-        AuditRecord::builder()
-            .ts_ms(e.ts_ms.unwrap_or(0))
-            .writer_id(W)
-            .seq(1)
-            .stream(e.stream)
-            .kind(e.kind)
-            .actor(e.actor)
-            .subject(e.subject)
-            .reason(e.reason)
-            .attrs(e.attrs)
-            .prev(PrevHash::Genesis)
-            .build()
-            .expect("valid")
-    };
+    let build = |e: Event| record_of(e, W, 1, PrevHash::Genesis);
     let records: Vec<AuditRecord> = evs.iter().cloned().map(build).collect();
     let (mut scrub, mut built, mut sealed, mut appended) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {

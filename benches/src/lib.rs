@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use audit_canon::{AttrValue, AuditRecord};
+use audit_canon::{AttrValue, AuditRecord, PrevHash};
 
 /// A record as a plain `#[derive(Serialize)]` struct: what a team would
 /// write without a canonical layer, and so the floor our writer is judged by.
@@ -38,6 +38,24 @@ pub fn floor_of(r: &AuditRecord) -> Floor {
         attrs: r.attrs().clone(),
         prev: r.prev().to_string(),
     }
+}
+
+/// The record of `event` at chain position `seq`/`prev` of `writer_id`
+/// (what the emitter would build, without a sink or scrubbing).
+pub fn record_of(event: audit_chain::Event, writer_id: &str, seq: u64, prev: PrevHash) -> AuditRecord {
+    AuditRecord::builder()
+        .ts_ms(event.ts_ms.unwrap_or(0))
+        .writer_id(writer_id)
+        .seq(seq)
+        .stream(event.stream)
+        .kind(event.kind)
+        .actor(event.actor)
+        .subject(event.subject)
+        .reason(event.reason)
+        .attrs(event.attrs)
+        .prev(prev)
+        .build()
+        .expect("workload events make valid records")
 }
 
 /// Where criterion keeps its results for this build.

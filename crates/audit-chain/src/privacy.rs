@@ -269,11 +269,12 @@ static HINT: [u16; 256] = {
     t[b'+' as usize] = 32;
     t[b' ' as usize] = 64;
     t[b'A' as usize] = 128;
-    t[b'S' as usize] = 256;
-    t[b'T' as usize] = 256;
-    t[b'F' as usize] = 256;
-    t[b'G' as usize] = 256;
-    t[b'M' as usize] = 256;
+    let nric = b"STFGM";
+    let mut i = 0;
+    while i < nric.len() {
+        t[nric[i] as usize] = 256;
+        i += 1;
+    }
     t
 };
 

@@ -53,15 +53,7 @@ fn steps(records: u64, out: &mut dyn Write) -> Result<Exit, Box<dyn std::error::
     let t = Instant::now();
     let mut workload = Workload::new(0x5EED);
     let events: Vec<Event> = (0..records)
-        .map(|_| {
-            let e = workload.next_event();
-            let mut ev = Event::new(e.stream, e.kind, e.reason)
-                .actor(e.actor)
-                .subject(e.subject)
-                .ts_ms(e.ts_ms);
-            ev.attrs = e.attrs;
-            ev
-        })
+        .map(|_| workload.next_event().into_chain_event())
         .collect();
     writeln!(
         out,

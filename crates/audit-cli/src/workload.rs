@@ -25,6 +25,18 @@ pub struct Event {
     pub ts_ms: u64,
 }
 
+impl Event {
+    /// This event as `audit-chain` takes it (`ts_ms` kept).
+    pub fn into_chain_event(self) -> audit_chain::Event {
+        let mut ev = audit_chain::Event::new(self.stream, self.kind, self.reason)
+            .actor(self.actor)
+            .subject(self.subject)
+            .ts_ms(self.ts_ms);
+        ev.attrs = self.attrs;
+        ev
+    }
+}
+
 /// The streams the generator spreads events over.
 pub const STREAMS: [&str; 4] = ["gateway", "policy", "quota", "auth"];
 
