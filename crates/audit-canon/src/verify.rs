@@ -2,7 +2,9 @@
 //! record, then its digest. No parse tree, no re-serialization.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::digest::Digest;
+use std::borrow::Cow;
+
+use crate::digest::{Digest, PrevHash};
 use crate::lexer::{Lexer, Peeked};
 use crate::limits::{Limits, MAX_DEPTH};
 use crate::parse::{ParseError, parse_record};
@@ -62,6 +64,68 @@ pub fn verify_record(bytes: &[u8], limits: &Limits) -> Result<Digest, VerifyErro
     Ok(Digest::of(bytes))
 }
 
+/// The fields that place a verified record in its chain, borrowed from its
+/// canonical bytes where they need no unescaping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordLink<'a> {
+    /// `ts_ms`.
+    pub ts_ms: u64,
+    /// `writer_id` (NFC).
+    pub writer_id: Cow<'a, str>,
+    /// `seq`.
+    pub seq: u64,
+    /// `stream`.
+    pub stream: Cow<'a, str>,
+    /// `prev`.
+    pub prev: PrevHash,
+    /// `H(bytes)`: the record's `self_hash`.
+    pub self_hash: Digest,
+}
+
+/// [`verify_record`], returning the record's chain fields as well: what a
+/// log reader needs to check links without parsing the record twice.
+pub fn verify_record_link<'a>(bytes: &'a [u8], limits: &Limits) -> Result<RecordLink<'a>, VerifyError> {
+    let Some(link) = is_canonical(bytes, limits) else {
+        return Err(diagnose(bytes, limits));
+    };
+    let text = |b: Cow<'a, [u8]>| -> Option<Cow<'a, str>> {
+        Some(match b {
+            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).ok()?),
+            Cow::Owned(b) => Cow::Owned(String::from_utf8(b).ok()?),
+        })
+    };
+    let prev = if link.prev.is_empty() {
+        PrevHash::Genesis
+    } else {
+        std::str::from_utf8(&link.prev)
+            .ok()
+            .and_then(|s| Digest::parse(s).ok())
+            .map(PrevHash::Digest)
+            .ok_or_else(|| diagnose(bytes, limits))?
+    };
+    match (text(link.writer_id), text(link.stream)) {
+        (Some(writer_id), Some(stream)) => Ok(RecordLink {
+            ts_ms: link.ts_ms,
+            writer_id,
+            seq: link.seq,
+            stream,
+            prev,
+            self_hash: Digest::of(bytes),
+        }),
+        // Unreachable for canonical bytes (the lexer checked UTF-8).
+        _ => Err(diagnose(bytes, limits)),
+    }
+}
+
+/// The chain fields as the walk found them; `prev` is empty for genesis.
+struct Link<'a> {
+    ts_ms: u64,
+    writer_id: Cow<'a, [u8]>,
+    seq: u64,
+    stream: Cow<'a, [u8]>,
+    prev: Cow<'a, [u8]>,
+}
+
 /// [`verify_record`], then checks the digest against `expected`.
 pub fn verify_record_against(bytes: &[u8], expected: &Digest, limits: &Limits) -> Result<(), VerifyError> {
     let actual = verify_record(bytes, limits)?;
@@ -95,9 +159,9 @@ fn diagnose(bytes: &[u8], limits: &Limits) -> VerifyError {
     }
 }
 
-/// `Some(())` exactly when `bytes` are canonical. Property tests hold this
+/// `Some(_)` exactly when `bytes` are canonical. Property tests hold this
 /// equal to "parses, and canonicalizes to the same bytes".
-fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
+fn is_canonical<'a>(bytes: &'a [u8], limits: &Limits) -> Option<Link<'a>> {
     if bytes.len() > limits.max_record_bytes() {
         return None;
     }
@@ -109,8 +173,8 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
     // Optimistic first: most records are plain ASCII without escapes, and
     // the CLEAN walk reads their strings as bytes. Any other string makes it
     // give up, and the general walk decides.
-    if walk::<true>(&mut Lexer::new(bytes), limits).is_some() {
-        return Some(());
+    if let Some(link) = walk::<true>(&mut Lexer::new(bytes), limits) {
+        return Some(link);
     }
     walk::<false>(&mut Lexer::new(bytes), limits)
 }
@@ -118,17 +182,19 @@ fn is_canonical(bytes: &[u8], limits: &Limits) -> Option<()> {
 /// The record grammar in canonical form, key by key. `CLEAN`: read every
 /// string as plain ASCII (and fail on any other, for the caller to retry).
 #[inline]
-fn walk<const CLEAN: bool>(lx: &mut Lexer<'_>, limits: &Limits) -> Option<()> {
+fn walk<'a, const CLEAN: bool>(lx: &mut Lexer<'a>, limits: &Limits) -> Option<Link<'a>> {
     lx.eat_lit(b"{\"v\":").then_some(())?;
     rules::version(uint(lx)?).ok()?;
     lx.eat_lit(b",\"ts_ms\":").then_some(())?;
-    uint(lx)?;
+    let ts_ms = uint(lx)?;
     lx.eat_lit(b",\"writer_id\":").then_some(())?;
-    rules::writer_id(&key::<CLEAN>(lx)?).ok()?;
+    let writer_id = key::<CLEAN>(lx)?;
+    rules::writer_id(&writer_id).ok()?;
     lx.eat_lit(b",\"seq\":").then_some(())?;
     let seq = uint(lx)?;
     lx.eat_lit(b",\"stream\":").then_some(())?;
-    rules::stream(&key::<CLEAN>(lx)?).ok()?;
+    let stream = key::<CLEAN>(lx)?;
+    rules::stream(&stream).ok()?;
     lx.eat_lit(b",\"kind\":").then_some(())?;
     rules::kind(&key::<CLEAN>(lx)?).ok()?;
     lx.eat_lit(b",\"actor\":").then_some(())?;
@@ -151,7 +217,13 @@ fn walk<const CLEAN: bool>(lx: &mut Lexer<'_>, limits: &Limits) -> Option<()> {
     }
     rules::seq_and_prev(seq, genesis).ok()?;
     lx.eat(b'}').then_some(())?;
-    lx.at_end().then_some(())
+    lx.at_end().then_some(Link {
+        ts_ms,
+        writer_id,
+        seq,
+        stream,
+        prev: if genesis { Cow::Borrowed(&[]) } else { prev },
+    })
 }
 
 /// `actor` or `subject`: an object whose keys come from `keys`, in that

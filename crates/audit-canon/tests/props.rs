@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use audit_canon::{
     ActorRef, AttrValue, AuditRecord, Blake3Tree, Digest, Frontier, Integer, Limits, PrevHash, SubjectRef,
     consistency_path, inclusion_path, leaf_hash, parse_record, recursive_root, root_of, verify_consistency,
-    verify_inclusion, verify_record,
+    verify_inclusion, verify_record, verify_record_link,
 };
 use proptest::prelude::*;
 use unicode_normalization::UnicodeNormalization;
@@ -146,6 +146,11 @@ proptest! {
         let value: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
         prop_assert!(is_nfc_everywhere(&value), "canonical bytes hold a non-NFC string");
         prop_assert_eq!(verify_record(&bytes, &limits).expect("verifies"), Digest::of(&bytes));
+        let link = verify_record_link(&bytes, &limits).expect("verifies");
+        prop_assert_eq!(
+            (link.ts_ms, &*link.writer_id, link.seq, &*link.stream, &link.prev, link.self_hash),
+            (rec.ts_ms(), rec.writer_id(), rec.seq(), rec.stream(), rec.prev(), Digest::of(&bytes))
+        );
     }
 
     #[test]

@@ -273,7 +273,7 @@ impl EmitError {
         match self {
             Self::Invalid(_) | Self::OtherWriter { .. } | Self::Chain(_) => reason::SCHEMA,
             Self::Bounds(_) => reason::BOUNDS_EXCEEDED,
-            Self::Sink(SinkError::Full { .. }) => reason::IO_BACKPRESSURE,
+            Self::Sink(SinkError::Full { .. } | SinkError::NoSpace(_)) => reason::IO_BACKPRESSURE,
             Self::Sink(SinkError::Closed) => reason::CLOSED,
             Self::Sink(_) | Self::SeqExhausted { .. } => reason::SINK_ERROR,
             Self::Privacy(_) => reason::PII_BLOCKED,

@@ -64,7 +64,16 @@ pub enum SinkError {
     /// The sink was closed.
     #[error("sink is closed")]
     Closed,
-    /// An I/O failure (durable sinks).
+    /// An I/O failure (durable sinks); nothing of the record was
+    /// acknowledged.
     #[error("{0}")]
     Io(String),
+    /// The disk is full (`ENOSPC`); nothing of the record was kept, and the
+    /// sink takes records again once space returns.
+    #[error("no space left: {0}")]
+    NoSpace(String),
+    /// An earlier `fsync` failed, so what the disk holds is unknown; the
+    /// sink refuses every write until it is reopened (and recovered).
+    #[error("sink refuses writes after a failed sync, reopen it: {0}")]
+    Poisoned(String),
 }

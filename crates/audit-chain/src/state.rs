@@ -129,6 +129,16 @@ impl SealedRecord {
         })))
     }
 
+    /// A record read back from storage, already parsed and checked (its
+    /// canonical bytes and digest come with it).
+    pub fn from_parsed(parsed: audit_canon::ParsedRecord) -> Self {
+        Self(Arc::new(Sealed {
+            record: parsed.record,
+            canonical: parsed.canonical,
+            self_hash: parsed.self_hash,
+        }))
+    }
+
     /// The typed record.
     pub fn record(&self) -> &AuditRecord {
         &self.0.record
