@@ -1,0 +1,155 @@
+//! Disk full and I/O errors: the append fails with a typed error, nothing
+//! acknowledged is lost, no partial frame stays behind, and the log works
+//! again once space returns; a failed fsync stops writes until reopened.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+
+use audit_chain::{AuditSink, EmitError, FsyncPolicy, SinkError};
+use audit_verify::segment_file_name;
+use audit_wal::FaultOp;
+use common::*;
+
+#[test]
+fn disk_full_fails_the_append_and_the_log_resumes_when_space_returns() {
+    for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
+        let b = Backend::mem();
+        let mem = b.mem.clone().expect("memfs");
+        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("open");
+        let wal = Arc::new(wal);
+        let e = emitter(&wal);
+        let mut acked = Acked::new();
+        assert!(emit_range(&e, 0, 10, &mut acked).is_none());
+        let (_, end) = wal.end();
+        // Room for less than one frame: the write is partial, then ENOSPC.
+        mem.set_space(Some(100));
+        let err = e.emit(event(10)).expect_err("disk full");
+        assert!(matches!(err, EmitError::Sink(SinkError::NoSpace(_))), "{err}");
+        assert_eq!(err.drop_reason(), "io_backpressure");
+        assert_eq!(wal.end().1, end, "the end moved");
+        assert_eq!(
+            b.read(&segment_file_name(1)).len() as u64,
+            end,
+            "a partial frame stayed in the file"
+        );
+        assert_eq!(
+            e.chain_state("policy").expect("state").seq(),
+            3,
+            "the chain moved"
+        );
+        // Still full: still refused, still nothing half-written.
+        assert!(e.emit(event(10)).is_err());
+        mem.set_space(None);
+        assert!(
+            emit_range(&e, 10, 20, &mut acked).is_none(),
+            "{policy:?}: the log did not resume"
+        );
+        wal.close().expect("close");
+        drop((e, wal));
+        let (wal, report) = b.open(opts(policy, 1 << 20)).expect("reopen");
+        assert_eq!((report.records, report.torn), (20, None));
+        assert_all_there(&wal, &acked, "after disk full");
+    }
+}
+
+#[test]
+fn disk_full_while_rotating_keeps_the_log_usable() {
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1500)).expect("open");
+    let wal = Arc::new(wal);
+    let e = emitter(&wal);
+    let mut acked = Acked::new();
+    // The next file created (at the first rotation) finds the disk full.
+    mem.fail_next(FaultOp::Create, ErrorKind::StorageFull);
+    let mut i = 0;
+    while wal.end().0 == 1 && i < 100 {
+        match e.emit(event(i)) {
+            Ok(r) => {
+                acked.insert((r.stream, r.seq), r.self_hash);
+                i += 1;
+            }
+            Err(err) => {
+                assert!(matches!(err, EmitError::Sink(SinkError::NoSpace(_))), "{err}");
+                break;
+            }
+        }
+    }
+    assert!(i < 100, "never rotated");
+    assert_eq!(wal.end().0, 1, "rotated despite the full disk");
+    assert!(
+        emit_range(&e, i, i + 20, &mut acked).is_none(),
+        "the log did not resume"
+    );
+    assert!(wal.end().0 >= 2);
+    drop((e, wal));
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1500)).expect("reopen");
+    assert_all_there(&wal, &acked, "after a full disk while rotating");
+}
+
+#[test]
+fn an_io_error_on_write_fails_that_append_only() {
+    // Faults are injected through MemFs; the real filesystem cannot be
+    // made to fail on demand without privileges.
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1 << 20)).expect("open");
+    let wal = Arc::new(wal);
+    let e = emitter(&wal);
+    let mut acked = Acked::new();
+    assert!(emit_range(&e, 0, 5, &mut acked).is_none());
+    mem.fail_next(FaultOp::Write, ErrorKind::Other);
+    let err = e.emit(event(5)).expect_err("EIO");
+    assert!(matches!(err, EmitError::Sink(SinkError::Io(_))), "{err}");
+    assert!(emit_range(&e, 5, 10, &mut acked).is_none());
+    assert_all_there(&wal, &acked, "after EIO");
+}
+
+#[test]
+fn a_failed_fsync_refuses_writes_until_reopened() {
+    for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
+        let b = Backend::mem();
+        let mem = b.mem.clone().expect("memfs");
+        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("open");
+        let wal = Arc::new(wal);
+        let e = emitter(&wal);
+        let mut acked = Acked::new();
+        assert!(emit_range(&e, 0, 6, &mut acked).is_none());
+        wal.flush().expect("flush");
+        let durable = acked.clone();
+        mem.fail_next(FaultOp::Sync, ErrorKind::Other);
+        let failed = if policy == FsyncPolicy::Always {
+            e.emit(event(6)).map(drop).map_err(|e| match e {
+                EmitError::Sink(s) => s,
+                other => panic!("{other}"),
+            })
+        } else {
+            assert!(emit_range(&e, 6, 7, &mut acked).is_none());
+            wal.flush()
+        };
+        assert!(
+            matches!(failed, Err(SinkError::Poisoned(_))),
+            "{policy:?}: {failed:?}"
+        );
+        let err = e.emit(event(7)).expect_err("poisoned");
+        assert!(matches!(err, EmitError::Sink(SinkError::Poisoned(_))), "{err}");
+        assert!(matches!(wal.flush(), Err(SinkError::Poisoned(_))));
+        drop((e, wal));
+        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("reopen");
+        assert_all_there(&wal, &durable, "after a failed fsync");
+        let wal = Arc::new(wal);
+        let mut more = durable.clone();
+        let e = emitter(&wal);
+        let seq = |wal: &audit_wal::WalSink| {
+            audit_chain::AuditStream::chain_state(wal, WRITER, "ingress").map(|s| s.seq())
+        };
+        let start = seq(&wal).expect("ingress recovered");
+        assert!(
+            emit_range(&e, 100, 103, &mut more).is_none(),
+            "{policy:?}: no writes after reopen"
+        );
+        assert_eq!(seq(&wal), Some(start + 1));
+    }
+}
