@@ -3,6 +3,7 @@
 
 mod reference;
 mod vectors;
+mod wal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
