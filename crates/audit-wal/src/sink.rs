@@ -1,15 +1,18 @@
 //! [`WalSink`]: the durable [`AuditSink`], with group commit.
 //!
-//! Appenders queue their frames under a short lock; whichever appender
-//! finds no write in progress becomes the writer for everything queued at
-//! that moment: one `write`, one `fdatasync` (policy `always`), then it
-//! acknowledges the whole group. A lone appender writes its own frame
-//! without a thread hand-off; under load, groups grow with concurrency.
+//! One writer thread drains everything queued into one `write` and (policy
+//! `always`) one `fdatasync`, then acknowledges the whole group with one
+//! wake-up, so durable throughput grows with the number of appenders. An
+//! appender that finds the writer idle, nothing queued and the last group a
+//! single record writes its own frame on its own thread instead: a lone
+//! appender pays no thread hand-off. Either way one thread at a time
+//! writes (the `io` lock).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use audit_canon::{Digest, PrevHash, RecordLink};
@@ -53,24 +56,33 @@ impl Default for WalOptions {
 /// After a failed `fdatasync` the sink refuses every write
 /// ([`SinkError::Poisoned`]) until reopened, since what the disk holds is
 /// then unknown. A failed write (`ENOSPC`, `EIO`) is cut back, fails the
-/// records of its group, and the sink keeps working.
+/// records of its group (and any queued behind them), and the sink keeps
+/// working.
 pub struct WalSink {
-    fs: Arc<dyn Vfs>,
-    dir: PathBuf,
-    opts: WalOptions,
-    state: Mutex<State>,
-    done: Condvar,
-    io: Mutex<Io>,
-    _lock: Box<dyn DirLock>,
+    inner: Arc<Inner>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for WalSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WalSink")
-            .field("dir", &self.dir)
-            .field("opts", &self.opts)
+            .field("dir", &self.inner.dir)
+            .field("opts", &self.inner.opts)
             .finish_non_exhaustive()
     }
+}
+
+struct Inner {
+    fs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    opts: WalOptions,
+    state: Mutex<State>,
+    /// The writer thread waits here for work.
+    work: Condvar,
+    /// `close` waits here for the last group.
+    idle: Condvar,
+    io: Mutex<Io>,
+    _lock: Box<dyn DirLock>,
 }
 
 /// Under `state`: the queue, the tentative heads, the acknowledged state.
@@ -78,11 +90,11 @@ struct State {
     /// Frames queued for the next group, back to back.
     queued: Vec<u8>,
     queued_meta: Vec<Queued>,
-    next_ticket: u64,
-    /// Every ticket up to this one is finished (written, or failed).
-    done_through: u64,
-    failures: HashMap<u64, SinkError>,
-    /// A writer is working on a group.
+    /// The group the queued frames will be written in.
+    open: Arc<Group>,
+    /// Records in the last group written (1: appenders are not contending).
+    last_group: usize,
+    /// A group is being written (by the writer thread or an appender).
     writing: bool,
     /// Heads including queued and in-flight records.
     tentative: HashMap<String, HashMap<String, Tentative>>,
@@ -92,23 +104,84 @@ struct State {
     end: (u64, u64),
     poisoned: Option<String>,
     closed: bool,
+    /// The writer thread should exit once the queue is empty.
+    stop: bool,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Tentative {
     seq: u64,
     head: Digest,
-    ticket: u64,
+    /// The record's group and place in it while it is queued or written.
+    pending: Option<(Arc<Group>, usize)>,
+}
+
+/// One group commit: its appenders park here until it is written.
+///
+/// No mutex is held on the way out, and the writer wakes one appender
+/// only: appender `i` (in the order they parked) wakes `2i + 1` and
+/// `2i + 2`, so a large group wakes as a tree, in parallel, while the
+/// writer already writes the next group.
+#[derive(Default)]
+struct Group {
+    /// How many of its records were written, and what stopped the rest.
+    outcome: OnceLock<(usize, Option<SinkError>)>,
+    waiters: Mutex<Vec<std::thread::Thread>>,
+}
+
+impl Group {
+    fn set(&self, written: usize, err: Option<SinkError>) {
+        let _ = self.outcome.set((written, err));
+        self.wake_children_of(None);
+    }
+
+    /// Unparks the root (`None`) or the two children of waiter `i`.
+    fn wake_children_of(&self, i: Option<usize>) {
+        let range = match i {
+            None => 0..1,
+            Some(i) => 2 * i + 1..2 * i + 3,
+        };
+        let wake: Vec<_> = {
+            let w = lock(&self.waiters);
+            let end = range.end.min(w.len());
+            w.get(range.start.min(end)..end)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default()
+        };
+        for t in wake {
+            t.unpark();
+        }
+    }
+
+    /// The outcome of the record at `index`, whose digest is `hash`.
+    fn wait(&self, index: usize, hash: Digest) -> Result<Digest, SinkError> {
+        let me = {
+            let mut w = lock(&self.waiters);
+            w.push(std::thread::current());
+            w.len() - 1
+        };
+        loop {
+            if let Some((written, err)) = self.outcome.get() {
+                self.wake_children_of(Some(me));
+                return if index < *written {
+                    Ok(hash)
+                } else {
+                    Err(err.clone().unwrap_or(SinkError::Closed))
+                };
+            }
+            // Spurious returns are fine: the loop checks again.
+            std::thread::park();
+        }
+    }
 }
 
 struct Queued {
-    ticket: u64,
     record: SealedRecord,
     /// Frame length in bytes.
     len: usize,
 }
 
-/// Under `io`: the open segment. Only the current writer holds it long.
+/// Under `io`: the open segment. Only the thread writing a group holds it long.
 struct Io {
     seg: SegmentWriter,
 }
@@ -129,6 +202,47 @@ fn io_error(op: &str, path: &Path, e: &std::io::Error) -> String {
     format!("{op} {}: {e}", path.display())
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes the queued frames as the next group and marks a write running.
+fn take_queue(st: &mut State) -> (Vec<u8>, Vec<Queued>, Arc<Group>) {
+    st.writing = true;
+    (
+        std::mem::take(&mut st.queued),
+        std::mem::take(&mut st.queued_meta),
+        std::mem::take(&mut st.open),
+    )
+}
+
+fn set_pending(st: &mut State, record: &SealedRecord, at: (Arc<Group>, usize)) {
+    let r = record.record();
+    st.tentative.entry(r.writer_id().to_owned()).or_default().insert(
+        r.stream().to_owned(),
+        Tentative {
+            seq: r.seq(),
+            head: *record.self_hash(),
+            pending: Some(at),
+        },
+    );
+}
+
+fn tentative_of(chains: &Chains) -> HashMap<String, HashMap<String, Tentative>> {
+    let mut t: HashMap<String, HashMap<String, Tentative>> = HashMap::new();
+    for (w, s, h) in chains.iter() {
+        t.entry(w.to_owned()).or_default().insert(
+            s.to_owned(),
+            Tentative {
+                seq: h.seq,
+                head: h.head,
+                pending: None,
+            },
+        );
+    }
+    t
+}
+
 impl WalSink {
     /// Opens (or creates) the WAL in `dir` on the real filesystem and
     /// recovers it (see [`Recovery`]).
@@ -146,64 +260,73 @@ impl WalSink {
         let dir = dir.as_ref().to_path_buf();
         let durable = opts.fsync != FsyncPolicy::Never;
         let r = recover(fs.clone(), &dir, durable)?;
-        let mut tentative: HashMap<String, HashMap<String, Tentative>> = HashMap::new();
-        for (w, s, h) in r.chains.iter() {
-            tentative.entry(w.to_owned()).or_default().insert(
-                s.to_owned(),
-                Tentative {
-                    seq: h.seq,
-                    head: h.head,
-                    ticket: 0,
-                },
-            );
-        }
-        let sink = Self {
+        let inner = Arc::new(Inner {
             fs,
             opts,
             state: Mutex::new(State {
                 queued: Vec::new(),
                 queued_meta: Vec::new(),
-                next_ticket: 1,
-                done_through: 0,
-                failures: HashMap::new(),
+                open: Arc::new(Group::default()),
+                last_group: 1,
                 writing: false,
-                tentative,
+                tentative: tentative_of(&r.chains),
                 end: (r.writer.number(), r.writer.len()),
                 chains: r.chains,
                 poisoned: None,
                 closed: false,
+                stop: false,
             }),
-            done: Condvar::new(),
+            work: Condvar::new(),
+            idle: Condvar::new(),
             io: Mutex::new(Io { seg: r.writer }),
             _lock: r.lock,
-            dir,
-        };
-        Ok((sink, r.report))
+            dir: dir.clone(),
+        });
+        let w = inner.clone();
+        let writer = std::thread::Builder::new()
+            .name("audit-wal-writer".into())
+            .spawn(move || w.writer_loop())
+            .map_err(|source| OpenError::Io {
+                path: dir,
+                op: "start the writer thread",
+                source,
+            })?;
+        Ok((
+            Self {
+                inner,
+                writer: Some(writer),
+            },
+            r.report,
+        ))
     }
 
     /// The WAL directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.dir
     }
 
     /// The file layer.
     pub(crate) fn fs(&self) -> &dyn Vfs {
-        &*self.fs
+        &*self.inner.fs
     }
 
     /// The newest segment's number and the end of its written frames.
     pub fn end(&self) -> (u64, u64) {
-        self.lock_state().end
+        lock(&self.inner.state).end
     }
+}
 
-    fn lock_state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+impl Drop for WalSink {
+    fn drop(&mut self) {
+        lock(&self.inner.state).stop = true;
+        self.inner.work.notify_all();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
     }
+}
 
-    fn lock_io(&self) -> MutexGuard<'_, Io> {
-        self.io.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
+impl Inner {
     fn refuse(st: &State) -> Result<(), SinkError> {
         if st.closed {
             return Err(SinkError::Closed);
@@ -214,26 +337,90 @@ impl WalSink {
         Ok(())
     }
 
-    /// Waits until `ticket` is finished; becomes the writer when nobody is.
-    fn wait<'a>(&'a self, mut st: MutexGuard<'a, State>, ticket: u64) -> MutexGuard<'a, State> {
-        while st.done_through < ticket {
-            if st.writing {
-                st = self.done.wait(st).unwrap_or_else(PoisonError::into_inner);
+    /// The writer thread: drains the queue, group after group. It takes
+    /// the next group before it wakes the last one's appenders, so the next
+    /// `write` starts while they run.
+    fn writer_loop(&self) {
+        let mut st = lock(&self.state);
+        loop {
+            if st.writing || st.queued_meta.is_empty() {
+                if st.stop && !st.writing && st.queued_meta.is_empty() {
+                    return;
+                }
+                st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
-            st.writing = true;
-            let bytes = std::mem::take(&mut st.queued);
-            let group = std::mem::take(&mut st.queued_meta);
+            let mut job = take_queue(&mut st);
             drop(st);
-            let mut io = self.lock_io();
-            let outcome = self.write_group(&mut io, &bytes, &group);
-            drop(io);
-            st = self.lock_state();
-            self.finish_group(&mut st, &group, outcome);
-            st.writing = false;
-            self.done.notify_all();
+            loop {
+                let (bytes, group, g) = job;
+                let (mut s, written, err) = self.commit_group(&bytes, &group, &g);
+                let next = if s.queued_meta.is_empty() {
+                    s.writing = false;
+                    self.idle.notify_all();
+                    None
+                } else {
+                    Some(take_queue(&mut s))
+                };
+                drop(s);
+                g.set(written, err);
+                match next {
+                    Some(n) => job = n,
+                    None => break,
+                }
+            }
+            st = lock(&self.state);
         }
-        st
+    }
+
+    /// Writes a group (`writing` is set) and publishes what was written
+    /// under the state lock, which it returns still held, `writing` still
+    /// set. The group's appenders are not woken yet.
+    fn commit_group(
+        &self,
+        bytes: &[u8],
+        group: &[Queued],
+        g: &Arc<Group>,
+    ) -> (MutexGuard<'_, State>, usize, Option<SinkError>) {
+        let (written, err) = {
+            let mut io = lock(&self.io);
+            self.write_group(&mut io, bytes, group)
+        };
+        let mut st = lock(&self.state);
+        for q in group {
+            let r = q.record.record();
+            if let Some(t) = st
+                .tentative
+                .get_mut(r.writer_id())
+                .and_then(|m| m.get_mut(r.stream()))
+                && t.pending.as_ref().is_some_and(|(p, _)| Arc::ptr_eq(p, g))
+            {
+                t.pending = None;
+            }
+        }
+        if let Some(e) = &err {
+            // Everything queued since may link to a failed record: it fails
+            // too, and the heads fall back to the written ones.
+            std::mem::take(&mut st.open).set(0, Some(e.clone()));
+            st.queued_meta.clear();
+            st.queued.clear();
+            st.tentative = tentative_of(&st.chains);
+        }
+        st.last_group = group.len();
+        (st, written, err)
+    }
+
+    /// An appender writes its own frame as a one-record group (nothing was
+    /// queued and nobody was writing; `writing` is set by the caller).
+    fn write_own(&self, frame: &[u8], q: Queued, g: &Arc<Group>) {
+        let (mut st, written, err) = self.commit_group(frame, std::slice::from_ref(&q), g);
+        st.writing = false;
+        if !st.queued_meta.is_empty() {
+            self.work.notify_one();
+        }
+        self.idle.notify_all();
+        drop(st);
+        g.set(written, err);
     }
 
     /// Writes one group (rotating segments as needed). Returns how many of
@@ -268,7 +455,7 @@ impl WalSink {
             if let Err(e) = self.write_part(io, part, n as u64) {
                 return (written, Some(e));
             }
-            let mut st = self.lock_state();
+            let mut st = lock(&self.state);
             for q in group.iter().skip(written).take(n) {
                 // Cannot fail: the tentative check admitted it in order.
                 let _ = st.chains.advance(&link_of(&q.record));
@@ -310,7 +497,7 @@ impl WalSink {
     /// Marks the sink failed for good (until reopened) and returns the error.
     fn poison(&self, why: String) -> SinkError {
         tracing::error!(name: "audit.wal.poisoned", error = %why, "wal refuses writes until reopened");
-        let mut st = self.lock_state();
+        let mut st = lock(&self.state);
         st.poisoned.get_or_insert(why.clone());
         SinkError::Poisoned(why)
     }
@@ -321,7 +508,7 @@ impl WalSink {
         if durable {
             self.sync(io)?;
         }
-        let chains = self.lock_state().chains.clone();
+        let chains = lock(&self.state).chains.clone();
         let classify = |op: &str, e: std::io::Error| {
             let msg = io_error(op, &self.dir, &e);
             if e.kind() == std::io::ErrorKind::StorageFull {
@@ -336,37 +523,8 @@ impl WalSink {
         let next = SegmentWriter::create(self.fs.clone(), &self.dir, io.seg.number() + 1, durable)
             .map_err(|e| classify("create segment in", e))?;
         io.seg = next;
-        self.lock_state().end = (io.seg.number(), io.seg.len());
+        lock(&self.state).end = (io.seg.number(), io.seg.len());
         Ok(())
-    }
-
-    /// Publishes a group's outcome. On failure, every record queued since
-    /// fails too (it may link to a failed one) and the tentative heads fall
-    /// back to the written ones.
-    fn finish_group(&self, st: &mut State, group: &[Queued], (written, err): (usize, Option<SinkError>)) {
-        let Some(last) = group.last() else { return };
-        st.done_through = last.ticket;
-        let Some(err) = err else { return };
-        for q in group.iter().skip(written) {
-            st.failures.insert(q.ticket, err.clone());
-        }
-        for q in std::mem::take(&mut st.queued_meta) {
-            st.failures.insert(q.ticket, err.clone());
-            st.done_through = q.ticket;
-        }
-        st.queued.clear();
-        let mut tentative: HashMap<String, HashMap<String, Tentative>> = HashMap::new();
-        for (w, s, h) in st.chains.iter() {
-            tentative.entry(w.to_owned()).or_default().insert(
-                s.to_owned(),
-                Tentative {
-                    seq: h.seq,
-                    head: h.head,
-                    ticket: 0,
-                },
-            );
-        }
-        st.tentative = tentative;
     }
 
     /// Syncs and writes the open segment's index (a clean close opens
@@ -376,7 +534,7 @@ impl WalSink {
             return Ok(());
         }
         self.sync(io)?;
-        let chains = self.lock_state().chains.clone();
+        let chains = lock(&self.state).chains.clone();
         io.seg
             .write_index(&chains, true)
             .map_err(|e| SinkError::Io(io_error("write index in", &self.dir, &e)))
@@ -385,29 +543,32 @@ impl WalSink {
 
 impl AuditSink for WalSink {
     fn append(&self, record: &SealedRecord) -> Result<Digest, SinkError> {
+        let inner = &*self.inner;
         let r = record.record();
         let mut frame = Vec::with_capacity(audit_verify::FRAME_OVERHEAD + record.canonical().len());
         encode_frame(&mut frame, 1, r.seq(), record.canonical(), record.self_hash())
             .map_err(|e| SinkError::Io(e.to_string()))?;
-        let mut st = self.lock_state();
+        let mut st = lock(&inner.state);
         loop {
-            Self::refuse(&st)?;
+            Inner::refuse(&st)?;
             let cur = st
                 .tentative
                 .get(r.writer_id())
                 .and_then(|m| m.get(r.stream()))
-                .copied();
+                .cloned();
             match cur {
-                Some(t) if t.head == *record.self_hash() => {
-                    if t.ticket <= st.done_through {
-                        return Ok(t.head);
+                Some(t) if t.head == *record.self_hash() => match t.pending {
+                    None => return Ok(t.head),
+                    Some((g, i)) => {
+                        // The same record is in flight: wait, then look again.
+                        drop(st);
+                        let _ = g.wait(i, t.head);
+                        st = lock(&inner.state);
+                        continue;
                     }
-                    // The same record is in flight: wait for it, then look again.
-                    st = self.wait(st, t.ticket);
-                    continue;
-                }
-                Some(t) if r.seq() == t.seq.wrapping_add(1) && *r.prev() == PrevHash::Digest(t.head) => {}
-                None if r.seq() == 1 && r.prev().is_genesis() => {}
+                },
+                Some(t) if r.seq() == t.seq.wrapping_add(1) && *r.prev() == PrevHash::Digest(t.head) => break,
+                None if r.seq() == 1 && r.prev().is_genesis() => break,
                 _ => {
                     return Err(SinkError::OutOfOrder {
                         stream: r.stream().to_owned(),
@@ -416,79 +577,73 @@ impl AuditSink for WalSink {
                     });
                 }
             }
-            break;
         }
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.queued.extend_from_slice(&frame);
-        st.queued_meta.push(Queued {
-            ticket,
+        let hash = *record.self_hash();
+        let q = Queued {
             record: record.clone(),
             len: frame.len(),
-        });
-        st.tentative.entry(r.writer_id().to_owned()).or_default().insert(
-            r.stream().to_owned(),
-            Tentative {
-                seq: r.seq(),
-                head: *record.self_hash(),
-                ticket,
-            },
-        );
-        let mut st = self.wait(st, ticket);
-        match st.failures.remove(&ticket) {
-            Some(e) => Err(e),
-            None => Ok(*record.self_hash()),
-        }
+        };
+        let (g, index) = if !st.writing && st.queued_meta.is_empty() && st.last_group <= 1 {
+            // Nobody writes, nobody waits, nobody did: write it here.
+            let g = Arc::new(Group::default());
+            set_pending(&mut st, record, (g.clone(), 0));
+            st.writing = true;
+            drop(st);
+            inner.write_own(&frame, q, &g);
+            (g, 0)
+        } else {
+            let pos = (st.open.clone(), st.queued_meta.len());
+            set_pending(&mut st, record, pos.clone());
+            st.queued.extend_from_slice(&frame);
+            st.queued_meta.push(q);
+            if !st.writing {
+                inner.work.notify_one();
+            }
+            drop(st);
+            pos
+        };
+        g.wait(index, hash)
     }
 
     fn flush(&self) -> Result<(), SinkError> {
-        Self::refuse(&self.lock_state())?;
-        if self.opts.fsync == FsyncPolicy::Never {
+        Inner::refuse(&lock(&self.inner.state))?;
+        if self.inner.opts.fsync == FsyncPolicy::Never {
             return Ok(());
         }
-        let mut io = self.lock_io();
-        self.sync(&mut io)
+        let mut io = lock(&self.inner.io);
+        self.inner.sync(&mut io)
     }
 
     fn close(&self) -> Result<(), SinkError> {
-        {
-            let mut st = self.lock_state();
-            if st.closed {
-                return Ok(());
-            }
-            st.closed = true;
-            // Appends already queued still get written by their waiters.
+        let inner = &*self.inner;
+        let mut st = lock(&inner.state);
+        if st.closed {
+            return Ok(());
         }
-        let mut st = self.lock_state();
-        loop {
-            let last = st.next_ticket - 1;
-            if st.done_through >= last && !st.writing {
-                break;
-            }
-            st = if st.writing {
-                self.done.wait(st).unwrap_or_else(PoisonError::into_inner)
-            } else {
-                self.wait(st, last)
-            };
+        // Refuse new appends; let queued ones finish.
+        st.closed = true;
+        while st.writing || !st.queued_meta.is_empty() {
+            inner.work.notify_one();
+            st = inner.idle.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
         if let Some(why) = &st.poisoned {
             return Err(SinkError::Poisoned(why.clone()));
         }
         drop(st);
-        let mut io = self.lock_io();
-        self.seal_open_segment(&mut io)
+        let mut io = lock(&inner.io);
+        inner.seal_open_segment(&mut io)
     }
 }
 
 impl AuditStream for WalSink {
     fn chain_state(&self, writer_id: &str, stream: &str) -> Option<ChainState> {
-        let st = self.lock_state();
+        let st = lock(&self.inner.state);
         let h = st.chains.get(writer_id, stream)?;
         ChainState::from_parts(h.seq, PrevHash::Digest(h.head), h.frontier.clone()).ok()
     }
 
     fn streams(&self) -> Vec<(String, String)> {
-        let st = self.lock_state();
+        let st = lock(&self.inner.state);
         let mut v: Vec<_> = st
             .chains
             .iter()
