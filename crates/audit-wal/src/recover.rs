@@ -59,6 +59,58 @@ fn load_index(
     }
 }
 
+/// Loads the index of every sealed segment `1..last` and checks it against
+/// its segment (length, BLAKE3 of every byte), on all cores: hashing the
+/// sealed segments is most of the time an open takes.
+fn check_sealed(
+    fs: &dyn Vfs,
+    dir: &Path,
+    last: u64,
+    indexes: &BTreeSet<u64>,
+) -> Result<Vec<(Option<SegmentIndex>, bool)>, OpenError> {
+    let check = |n: u64| -> Result<(Option<SegmentIndex>, bool), OpenError> {
+        let Some(idx) = load_index(fs, dir, n, indexes)? else {
+            return Ok((None, false));
+        };
+        let path = dir.join(segment_file_name(n));
+        let bytes = fs.read_sealed(&path).map_err(io_err(&path, "read segment"))?;
+        let bytes = bytes.as_ref();
+        let matches = idx.len == bytes.len() as u64 && Digest::of(bytes) == idx.digest;
+        Ok((Some(idx), matches))
+    };
+    let sealed = last.saturating_sub(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(sealed as usize);
+    if workers <= 1 {
+        return (1..last).map(check).collect();
+    }
+    let next = std::sync::atomic::AtomicU64::new(1);
+    let results = std::sync::Mutex::new(Vec::with_capacity(sealed as usize));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= last {
+                        break;
+                    }
+                    let r = check(n);
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((n, r));
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(n, _)| *n);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Opens (creating if needed) the WAL in `dir`.
 pub(crate) fn recover(fs: Arc<dyn Vfs>, dir: &Path, durable: bool) -> Result<Recovered, OpenError> {
     let limits = Limits::default();
@@ -132,19 +184,16 @@ pub(crate) fn recover(fs: Arc<dyn Vfs>, dir: &Path, durable: bool) -> Result<Rec
     // Sealed segments: the index's digest over the whole file, or a full
     // scan (which says exactly where a mismatch is).
     let mut chains = Chains::new();
-    for n in 1..last {
-        let path = dir.join(segment_file_name(n));
-        let bytes = fs.read_sealed(&path).map_err(io_err(&path, "read segment"))?;
-        let bytes = bytes.as_ref();
-        let index = load_index(&*fs, dir, n, &indexes)?;
-        if let Some(idx) = &index
-            && idx.len == bytes.len() as u64
-            && Digest::of(bytes) == idx.digest
-        {
+    let checked = check_sealed(&*fs, dir, last, &indexes)?;
+    for (n, (index, matches)) in (1..last).zip(checked) {
+        if let (Some(idx), true) = (&index, matches) {
             chains = idx.chains.clone();
             report.records += idx.records;
             continue;
         }
+        let path = dir.join(segment_file_name(n));
+        let bytes = fs.read_sealed(&path).map_err(io_err(&path, "read segment"))?;
+        let bytes = bytes.as_ref();
         let mut next = chains.clone();
         let scan = scan_segment(bytes, n, false, &mut next, &limits, |_, _| {}).map_err(corrupt)?;
         report.records_scanned += scan.records;

@@ -218,14 +218,25 @@ fn take_queue(st: &mut State) -> (Vec<u8>, Vec<Queued>, Arc<Group>) {
 
 fn set_pending(st: &mut State, record: &SealedRecord, at: (Arc<Group>, usize)) {
     let r = record.record();
-    st.tentative.entry(r.writer_id().to_owned()).or_default().insert(
-        r.stream().to_owned(),
-        Tentative {
-            seq: r.seq(),
-            head: *record.self_hash(),
-            pending: Some(at),
-        },
-    );
+    let t = Tentative {
+        seq: r.seq(),
+        head: *record.self_hash(),
+        pending: Some(at),
+    };
+    // Allocate the keys only for a stream's first record.
+    match st
+        .tentative
+        .get_mut(r.writer_id())
+        .and_then(|m| m.get_mut(r.stream()))
+    {
+        Some(slot) => *slot = t,
+        None => {
+            st.tentative
+                .entry(r.writer_id().to_owned())
+                .or_default()
+                .insert(r.stream().to_owned(), t);
+        }
+    }
 }
 
 fn tentative_of(chains: &Chains) -> HashMap<String, HashMap<String, Tentative>> {

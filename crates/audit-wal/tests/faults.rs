@@ -153,3 +153,55 @@ fn a_failed_fsync_refuses_writes_until_reopened() {
         assert_eq!(seq(&wal), Some(start + 1));
     }
 }
+
+#[test]
+fn a_failed_fsync_under_concurrent_appends_loses_nothing_acknowledged() {
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    mem.set_sync_delay(std::time::Duration::from_micros(300));
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 4096)).expect("open");
+    let wal = Arc::new(wal);
+    let acked = std::sync::Mutex::new(Acked::new());
+    let failures = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let (wal, acked, failures) = (wal.clone(), &acked, &failures);
+            s.spawn(move || {
+                let e = emitter(&wal);
+                for i in 0..60u64 {
+                    let ev = audit_chain::Event::new(format!("s{t}"), "GetServed", "ok").attr("i", i);
+                    match e.emit(ev) {
+                        Ok(r) => {
+                            acked
+                                .lock()
+                                .expect("acked")
+                                .insert((r.stream, r.seq), r.self_hash);
+                        }
+                        Err(EmitError::Sink(SinkError::Poisoned(_))) => {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(other) => panic!("unexpected: {other}"),
+                    }
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        mem.fail_next(FaultOp::Sync, ErrorKind::Other);
+    });
+    let acked = acked.into_inner().expect("acked");
+    assert!(failures.into_inner() > 0, "the failed sync failed no append");
+    assert!(!acked.is_empty());
+    drop(wal);
+    // What the disk holds is only what was synced.
+    let image = mem.crash_image(audit_wal::CrashMode::LoseUnsynced);
+    let (wal, _) = audit_wal::WalSink::open_on(Arc::new(image), &b.dir, opts(FsyncPolicy::Always, 4096))
+        .expect("reopen");
+    for ((stream, seq), hash) in &acked {
+        let got = wal.read(WRITER, stream, *seq..=*seq).expect("read");
+        assert_eq!(
+            got.first().map(|r| *r.self_hash()),
+            Some(*hash),
+            "{stream} seq {seq} lost"
+        );
+    }
+}
