@@ -480,9 +480,8 @@ impl Inner {
     }
 
     fn write_part(&self, io: &mut Io, part: &[u8], frames: u64) -> Result<(), SinkError> {
-        let path = io.seg.path();
         if let Err((e, clean)) = io.seg.append(part, frames) {
-            let msg = io_error("write", &path, &e);
+            let msg = io_error("write", &io.seg.path(), &e);
             if !clean {
                 return Err(self.poison(format!("{msg}; cutting the partial write back failed too")));
             }
