@@ -35,6 +35,17 @@ pub struct WalOptions {
     pub fsync: FsyncPolicy,
 }
 
+impl WalOptions {
+    /// The WAL settings of a host's configuration (`wal.rotate_bytes`,
+    /// `wal.fsync`; `wal.dir` is the directory to open).
+    pub fn from_config(cfg: &audit_chain::AuditConfig) -> Self {
+        Self {
+            rotate_bytes: cfg.wal_rotate_bytes,
+            fsync: cfg.wal_fsync,
+        }
+    }
+}
+
 impl Default for WalOptions {
     fn default() -> Self {
         Self {

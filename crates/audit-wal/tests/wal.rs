@@ -244,3 +244,11 @@ fn concurrent_appenders_share_fsyncs() {
         );
     }
 }
+
+#[test]
+fn options_come_from_the_host_config() {
+    let cfg = audit_chain::AuditConfig::default();
+    let o = audit_wal::WalOptions::from_config(&cfg);
+    assert_eq!((o.rotate_bytes, o.fsync), (128 << 20, FsyncPolicy::OnCheckpoint));
+    assert_eq!(o, audit_wal::WalOptions::default());
+}
