@@ -67,6 +67,8 @@ mod chains;
 mod frame;
 mod header;
 mod reader;
+mod signed;
+mod trust;
 
 pub use chains::{Chains, LinkError, StreamHead};
 pub use frame::{Decoded, FRAME_OVERHEAD, Frame, FrameLenError, MAX_FRAME_LEN, decode_frame, encode_frame};
@@ -78,3 +80,5 @@ pub use reader::{
     SegmentError, SegmentReader, SegmentScan, Step, TornKind, TornTail, check_frame, scan_segment,
     scan_segment_from,
 };
+pub use signed::{CheckpointLineError, CheckpointSig, SigError, SignedCheckpoint};
+pub use trust::{KeyError, PublicKey, TrustSet, kid_of};

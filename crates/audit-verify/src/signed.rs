@@ -1,0 +1,188 @@
+//! Signed checkpoints as stored, one per line of `checkpoints.jsonl`:
+//! `{"body":{..canonical body..},"sigs":[{"alg","kid","sig"}..]}`, and the
+//! check of their signatures against a [`TrustSet`].
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
+use audit_canon::{CheckpointBody, CheckpointError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use crate::trust::TrustSet;
+
+/// One signature beside a checkpoint body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointSig {
+    /// `ed25519` (others are kept and reported, never counted).
+    pub alg: String,
+    /// The signer's `kid`.
+    pub kid: String,
+    /// The raw signature bytes.
+    pub sig: Vec<u8>,
+}
+
+/// A checkpoint body and its signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// The body.
+    pub body: CheckpointBody,
+    /// Its signatures, in stored order.
+    pub sigs: Vec<CheckpointSig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(borrow)]
+    body: &'a serde_json::value::RawValue,
+    sigs: Vec<SigJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigJson {
+    alg: String,
+    kid: String,
+    sig: String,
+}
+
+/// A line that is not a signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointLineError {
+    /// Not the JSON shape `{"body":..,"sigs":[..]}`.
+    #[error("not a signed checkpoint: {0}")]
+    Shape(String),
+    /// The body is not a canonical checkpoint body.
+    #[error("checkpoint body: {0}")]
+    Body(CheckpointError),
+    /// A signature entry is malformed.
+    #[error("signature {index}: {reason}")]
+    Sig {
+        /// Its position in `sigs`.
+        index: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The line is not byte-for-byte the canonical form of what it says.
+    #[error("the line is not in canonical form")]
+    NotCanonical,
+}
+
+impl SignedCheckpoint {
+    /// Parses one stored line (without its newline). The body must be the
+    /// canonical body bytes, and the whole line the canonical form
+    /// [`SignedCheckpoint::to_line`] writes: one checkpoint has one
+    /// representation.
+    pub fn parse_line(line: &[u8]) -> Result<Self, CheckpointLineError> {
+        let parsed: Line<'_> =
+            serde_json::from_slice(line).map_err(|e| CheckpointLineError::Shape(e.to_string()))?;
+        let body = CheckpointBody::from_canonical(parsed.body.get().as_bytes())
+            .map_err(CheckpointLineError::Body)?;
+        let mut sigs = Vec::with_capacity(parsed.sigs.len().min(64));
+        for (index, s) in parsed.sigs.into_iter().enumerate() {
+            if s.kid.len() != 32
+                || !s
+                    .kid
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err(CheckpointLineError::Sig {
+                    index,
+                    reason: "kid is not 32 lowercase hex characters",
+                });
+            }
+            let sig = STANDARD
+                .decode(s.sig.as_bytes())
+                .map_err(|_| CheckpointLineError::Sig {
+                    index,
+                    reason: "sig is not standard padded base64",
+                })?;
+            if s.alg == "ed25519" && sig.len() != 64 {
+                return Err(CheckpointLineError::Sig {
+                    index,
+                    reason: "an ed25519 signature has 64 bytes",
+                });
+            }
+            sigs.push(CheckpointSig {
+                alg: s.alg,
+                kid: s.kid,
+                sig,
+            });
+        }
+        let cp = Self { body, sigs };
+        if cp.to_line().as_bytes() != line {
+            return Err(CheckpointLineError::NotCanonical);
+        }
+        Ok(cp)
+    }
+
+    /// The stored line (without newline): the canonical body, then the
+    /// signatures with keys in the order `alg`, `kid`, `sig`.
+    pub fn to_line(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body.to_canonical()).into_owned();
+        let sigs: Vec<String> = self
+            .sigs
+            .iter()
+            .map(|s| {
+                format!(
+                    "{{\"alg\":{},\"kid\":\"{}\",\"sig\":\"{}\"}}",
+                    serde_json::Value::from(s.alg.as_str()),
+                    s.kid,
+                    STANDARD.encode(&s.sig)
+                )
+            })
+            .collect();
+        format!("{{\"body\":{body},\"sigs\":[{}]}}", sigs.join(","))
+    }
+
+    /// Checks the signatures against `trust`: every signature by a trusted
+    /// key must verify, and at least `trust.min_sigs()` distinct trusted
+    /// keys must have signed. Returns the trusted `kid`s that signed.
+    pub fn verify_sigs(&self, trust: &TrustSet) -> Result<Vec<String>, SigError> {
+        let msg = self.body.signing_message();
+        let mut good: Vec<String> = Vec::new();
+        for s in &self.sigs {
+            let Some(key) = trust.get(&s.kid) else { continue };
+            if s.alg != "ed25519" {
+                continue;
+            }
+            if !key.verify(&msg, &s.sig) {
+                return Err(SigError::Bad { kid: s.kid.clone() });
+            }
+            if !good.contains(&s.kid) {
+                good.push(s.kid.clone());
+            }
+        }
+        if good.len() < trust.min_sigs() {
+            return Err(SigError::Policy {
+                got: good.len(),
+                need: trust.min_sigs(),
+                seen: self.sigs.iter().map(|s| s.kid.clone()).collect(),
+            });
+        }
+        Ok(good)
+    }
+}
+
+/// A checkpoint's signatures do not satisfy the trust policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigError {
+    /// A trusted key's signature does not verify.
+    #[error("signature by trusted key {kid} does not verify")]
+    Bad {
+        /// The key.
+        kid: String,
+    },
+    /// Too few distinct trusted keys signed.
+    #[error("{got} trusted signature(s), the policy needs {need} (signed by: {})", if seen.is_empty() { "nobody".to_owned() } else { seen.join(", ") })]
+    Policy {
+        /// Valid trusted signatures.
+        got: usize,
+        /// The policy's minimum.
+        need: usize,
+        /// Every `kid` that signed.
+        seen: Vec<String>,
+    },
+}
