@@ -17,7 +17,7 @@ use audit_wal::WalSink;
 use crate::signer::{SignError, Signer};
 
 /// The file of a WAL directory that holds its signed checkpoints.
-pub const CHECKPOINTS_FILE: &str = "checkpoints.jsonl";
+pub const CHECKPOINTS_FILE: &str = audit_verify::CHECKPOINTS_FILE;
 
 /// When a stream is due for a checkpoint: after `every_records` new
 /// records or `every` since its last checkpoint, whichever comes first

@@ -61,14 +61,17 @@
 //! assert_eq!(err.offset(), seg.len() as u64 - 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod chains;
 mod frame;
 mod header;
+mod mmap;
 mod reader;
+mod report;
 mod signed;
 mod trust;
+mod wal_dir;
 
 pub use chains::{Chains, LinkError, StreamHead};
 pub use frame::{Decoded, FRAME_OVERHEAD, Frame, FrameLenError, MAX_FRAME_LEN, decode_frame, encode_frame};
@@ -76,9 +79,12 @@ pub use header::{
     HeaderError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, decode_header, encode_header, parse_segment_file_name,
     segment_file_name,
 };
+pub use mmap::map_readonly;
 pub use reader::{
     SegmentError, SegmentReader, SegmentScan, Step, TornKind, TornTail, check_frame, scan_segment,
     scan_segment_from,
 };
+pub use report::{Failure, FailureClass, Report, StreamReport};
 pub use signed::{CheckpointLineError, CheckpointSig, SigError, SignedCheckpoint};
 pub use trust::{KeyError, PublicKey, TrustSet, kid_of};
+pub use wal_dir::{CHECKPOINTS_FILE, VerifyOptions, verify_wal_dir};

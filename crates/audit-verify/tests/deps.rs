@@ -66,9 +66,12 @@ fn audit_verify_depends_on_audit_canon_and_never_on_the_writer_side() {
     for bad in FORBIDDEN {
         assert!(!seen.contains(bad), "audit-verify depends on {bad}: {seen:?}");
     }
-    // Small enough to read: audit-canon's few dependencies and their own.
+    // A guard against growth: audit-canon's dependencies (~29 crates, most
+    // of them serde's and blake3's) plus the RustCrypto Ed25519 stack
+    // (ed25519-dalek, curve25519-dalek, pkcs8/spki/der for PEM keys: ~18)
+    // and memmap2. Raise it only with a reason in the commit.
     assert!(
-        seen.len() <= 40,
+        seen.len() <= 50,
         "audit-verify pulls in {} crates: {seen:?}",
         seen.len()
     );

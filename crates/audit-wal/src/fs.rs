@@ -12,7 +12,7 @@ use std::path::Path;
 pub enum FileBytes {
     /// Read into memory.
     Owned(Vec<u8>),
-    /// Mapped read-only (see `crate::mmap`).
+    /// Mapped read-only (`audit_verify::map_readonly`).
     Mapped(memmap2::Mmap),
 }
 
@@ -148,7 +148,7 @@ impl Vfs for OsFs {
         if f.metadata()?.len() == 0 {
             return Ok(FileBytes::Owned(Vec::new()));
         }
-        crate::mmap::map_sealed(&f).map(FileBytes::Mapped)
+        audit_verify::map_readonly(&f).map(FileBytes::Mapped)
     }
 
     fn read_prefix(&self, path: &Path, len: u64) -> io::Result<Vec<u8>> {

@@ -68,13 +68,12 @@
 //! assert_eq!(wal.read("svc@1", "ingress", 1..=1)?.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod error;
 mod fs;
 mod index;
 mod memfs;
-mod mmap;
 mod read;
 mod recover;
 mod sink;
