@@ -71,11 +71,7 @@ pub(crate) struct Link {
 
 /// Reads and checks every frame of one segment (no chain check): what the
 /// parallel phase does.
-pub(crate) fn read_links(
-    bytes: &[u8],
-    segment: u64,
-    allow_torn: bool,
-) -> Result<SegmentLinks, SegmentError> {
+pub(crate) fn read_links(bytes: &[u8], segment: u64, allow_torn: bool) -> Result<SegmentLinks, SegmentError> {
     let limits = Limits::default();
     let mut r = SegmentReader::new(bytes, segment)?;
     let mut out = Vec::new();
@@ -333,10 +329,7 @@ impl Linker {
             .collect();
         left.sort_by_key(|(_, p)| p.offset);
         if let Some(((_, s), p)) = left.first() {
-            let have = self
-                .chains
-                .get(p.cp.body.writer_id(), s)
-                .map_or(0, |h| h.seq);
+            let have = self.chains.get(p.cp.body.writer_id(), s).map_or(0, |h| h.seq);
             return Err(Failure {
                 class: FailureClass::Integrity,
                 code: "checkpoint_beyond_records",

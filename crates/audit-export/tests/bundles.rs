@@ -1,0 +1,296 @@
+//! Bundles: whole checkpoints of one stream, verifiable offline from any
+//! checkpoint boundary (the frontier makes later starts work), written
+//! atomically; and every way of tampering with one fails with its class.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use audit_canon::{Digest, Limits};
+use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
+use audit_export::{BundleRequest, Cadence, Checkpointer, Ed25519Signer, ExportError, Signer, export_bundle};
+use audit_verify::{FailureClass, Report, TrustSet, VerifyOptions, verify_bundle, verify_path};
+use audit_wal::{WalOptions, WalSink};
+
+struct Fx {
+    tmp: tempfile::TempDir,
+    wal: Arc<WalSink>,
+    key: Arc<Ed25519Signer>,
+}
+
+/// Stream "a": 3 checkpoints (seq 1..=10, 11..=20, 21..=25); stream "b" too.
+fn fx() -> Fx {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = Arc::new(
+        WalSink::open(
+            tmp.path().join("wal"),
+            WalOptions {
+                rotate_bytes: 4096,
+                fsync: FsyncPolicy::OnCheckpoint,
+            },
+        )
+        .expect("open")
+        .0,
+    );
+    let key = Arc::new(Ed25519Signer::generate().expect("key"));
+    let signer: Arc<dyn Signer> = key.clone();
+    let (cp, _) = Checkpointer::open(wal.clone(), vec![signer], Cadence::default()).expect("cp");
+    let e = Emitter::new("svc@1", wal.clone(), Limits::default())
+        .expect("emitter")
+        .with_privacy(Privacy::off());
+    for n in [20u64, 20, 10] {
+        for i in 0..n {
+            e.emit(Event::new(["a", "b"][(i % 2) as usize], "GetServed", "ok").attr("i", i))
+                .expect("emit");
+        }
+        cp.checkpoint_all(7).expect("checkpoint");
+    }
+    Fx { tmp, wal, key }
+}
+
+impl Fx {
+    fn opts(&self) -> VerifyOptions {
+        VerifyOptions {
+            trust: TrustSet::new().with_key(self.key.public_key().clone()),
+            threads: 0,
+        }
+    }
+    fn export(&self, name: &str, from: Option<u64>, to: Option<u64>) -> Result<PathBuf, ExportError> {
+        let out = self.tmp.path().join(name);
+        let req = BundleRequest {
+            writer_id: "svc@1".into(),
+            stream: "a".into(),
+            from,
+            to,
+        };
+        export_bundle(&self.wal, &req, &out, 9).map(|_| out)
+    }
+}
+
+#[track_caller]
+fn fails(r: &Report, class: FailureClass, code: &str) {
+    let f = r
+        .failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("verified, expected {class:?} {code}"));
+    assert_eq!((f.class, f.code), (class, code), "{f}");
+}
+
+fn rewrite_manifest(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join("manifest.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("json");
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_vec(&v).expect("json")).expect("write");
+}
+
+/// Re-states a segment file's bytes and digest in the manifest.
+fn refresh_manifest(dir: &Path) {
+    let bytes = std::fs::read(dir.join("records-000001.seg")).expect("read");
+    rewrite_manifest(dir, |v| {
+        v["files"][0]["bytes"] = bytes.len().into();
+        v["files"][0]["b3"] = Digest::of(&bytes).to_hash_string().into();
+    });
+}
+
+#[test]
+fn whole_stream_and_later_start_bundles_verify_offline() {
+    let fx = fx();
+    let all = fx.export("all", None, None).expect("export");
+    let r = verify_bundle(&all, &fx.opts());
+    assert_eq!(r.failure, None);
+    assert_eq!(r.streams.len(), 1);
+    let s = &r.streams[0];
+    assert_eq!(
+        (
+            s.stream.as_str(),
+            s.first_seq,
+            s.last_seq,
+            s.records,
+            s.checkpoints
+        ),
+        ("a", 1, 25, 25, 3)
+    );
+    assert_eq!(
+        verify_path(&all, &fx.opts()).failure,
+        None,
+        "told apart from a WAL by its manifest"
+    );
+    // From the second checkpoint: the frontier stands in for seq 1..=10.
+    let later = fx.export("later", Some(11), Some(20)).expect("export");
+    let r = verify_bundle(&later, &fx.opts());
+    assert_eq!(r.failure, None);
+    assert_eq!(
+        (
+            r.streams[0].first_seq,
+            r.streams[0].last_seq,
+            r.streams[0].checkpoints
+        ),
+        (11, 20, 1)
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(later.join("manifest.json")).expect("m")).expect("json");
+    assert_eq!(m["frontier"].as_array().map(Vec::len), Some(2), "10 = 8 + 2");
+    // No temporary directory is left behind.
+    let left: Vec<_> = std::fs::read_dir(fx.tmp.path())
+        .expect("dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn export_refuses_unaligned_ranges_and_non_empty_destinations() {
+    let fx = fx();
+    assert!(matches!(
+        fx.export("x", Some(12), None),
+        Err(ExportError::NotAligned {
+            seq: 12,
+            which: "start",
+            ..
+        })
+    ));
+    assert!(matches!(
+        fx.export("y", None, Some(19)),
+        Err(ExportError::NotAligned {
+            seq: 19,
+            which: "end",
+            ..
+        })
+    ));
+    let busy = fx.tmp.path().join("busy");
+    std::fs::create_dir(&busy).expect("mkdir");
+    std::fs::write(busy.join("f"), b"x").expect("write");
+    assert!(matches!(
+        fx.export("busy", None, None),
+        Err(ExportError::NotEmpty { .. })
+    ));
+    assert_eq!(std::fs::read(busy.join("f")).expect("read"), b"x");
+    std::fs::create_dir(fx.tmp.path().join("empty")).expect("mkdir");
+    assert!(
+        fx.export("empty", None, None).is_ok(),
+        "an empty directory is fine"
+    );
+}
+
+#[test]
+fn a_manifest_that_disagrees_with_the_files_is_a_structure_failure() {
+    let fx = fx();
+    let b = fx.export("b", None, None).expect("export");
+    let orig = std::fs::read(b.join("manifest.json")).expect("read");
+    for (what, edit) in [
+        (
+            "digest",
+            Box::new(|v: &mut serde_json::Value| {
+                v["files"][0]["b3"] = format!("b3:{}", "0".repeat(64)).into()
+            }) as Box<dyn Fn(&mut serde_json::Value)>,
+        ),
+        (
+            "bytes",
+            Box::new(|v: &mut serde_json::Value| v["files"][0]["bytes"] = 5.into()),
+        ),
+        (
+            "count",
+            Box::new(|v: &mut serde_json::Value| v["files"][0]["count"] = 24.into()),
+        ),
+        (
+            "range",
+            Box::new(|v: &mut serde_json::Value| v["files"][0]["range"] = serde_json::json!([2, 26])),
+        ),
+        (
+            "checkpoints",
+            Box::new(|v: &mut serde_json::Value| v["checkpoints"] = 2.into()),
+        ),
+    ] {
+        std::fs::write(b.join("manifest.json"), &orig).expect("restore");
+        rewrite_manifest(&b, |v| edit(v));
+        let r = verify_bundle(&b, &fx.opts());
+        let f = r.failure.as_ref().unwrap_or_else(|| panic!("{what}: verified"));
+        // A moved range start also moves the frontier the manifest needs.
+        assert!(
+            f.class == FailureClass::Structure && f.code.starts_with("manifest"),
+            "{what}: {f}"
+        );
+        assert_eq!(r.exit_code(), 4, "{what}");
+    }
+    std::fs::write(b.join("manifest.json"), &orig).expect("restore");
+    std::fs::remove_file(b.join("records-000001.seg")).expect("rm");
+    fails(
+        &verify_bundle(&b, &fx.opts()),
+        FailureClass::Structure,
+        "missing_file",
+    );
+}
+
+#[test]
+fn tampered_records_foreign_records_and_a_wrong_frontier_are_integrity_failures() {
+    let fx = fx();
+    // A flipped byte: the manifest digest catches it; restated, the frame does.
+    let b = fx.export("flip", None, None).expect("export");
+    let seg = b.join("records-000001.seg");
+    let mut bytes = std::fs::read(&seg).expect("read");
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"\"reason\":\"ok")
+        .expect("reason")
+        + 10;
+    bytes[at] ^= 1;
+    std::fs::write(&seg, &bytes).expect("write");
+    fails(
+        &verify_bundle(&b, &fx.opts()),
+        FailureClass::Structure,
+        "manifest_mismatch",
+    );
+    refresh_manifest(&b);
+    fails(
+        &verify_bundle(&b, &fx.opts()),
+        FailureClass::Integrity,
+        "frame_digest",
+    );
+    // Another stream's records under this stream's manifest.
+    let a = fx.export("a", None, None).expect("export");
+    let req = BundleRequest {
+        writer_id: "svc@1".into(),
+        stream: "b".into(),
+        from: None,
+        to: None,
+    };
+    let other = fx.tmp.path().join("other");
+    export_bundle(&fx.wal, &req, &other, 9).expect("export b");
+    std::fs::copy(other.join("records-000001.seg"), a.join("records-000001.seg")).expect("copy");
+    refresh_manifest(&a);
+    fails(
+        &verify_bundle(&a, &fx.opts()),
+        FailureClass::Integrity,
+        "foreign_record",
+    );
+    // A frontier that does not match: the first checkpoint's root fails.
+    let later = fx.export("later", Some(11), None).expect("export");
+    rewrite_manifest(&later, |v| {
+        v["frontier"][0] = format!("b3:{}", "ab".repeat(32)).into()
+    });
+    fails(
+        &verify_bundle(&later, &fx.opts()),
+        FailureClass::Integrity,
+        "checkpoint_root",
+    );
+}
+
+#[test]
+fn bundle_signatures_need_a_trusted_key() {
+    let fx = fx();
+    let b = fx.export("b", None, None).expect("export");
+    let stranger = Ed25519Signer::generate().expect("key");
+    let r = verify_bundle(
+        &b,
+        &VerifyOptions {
+            trust: TrustSet::new().with_key(stranger.public_key().clone()),
+            threads: 0,
+        },
+    );
+    fails(&r, FailureClass::Trust, "checkpoint_signature");
+    assert_eq!(r.exit_code(), 3);
+    // Unchecked without keys, but the records and roots still verify.
+    let r = verify_bundle(&b, &VerifyOptions::default());
+    assert_eq!((r.failure, r.signatures_checked), (None, false));
+    fx.wal.flush().expect("flush");
+}

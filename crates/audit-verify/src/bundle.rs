@@ -1,0 +1,298 @@
+//! Verifying an export bundle (FORMAT-v1.md section 6) offline: the
+//! manifest against the files, every record, its links, every checkpoint
+//! root (from the carried frontier), chain and signature.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use audit_canon::{Digest, Frontier};
+use serde::Deserialize;
+
+use crate::chains::{Chains, StreamHead};
+use crate::report::{Failure, FailureClass, Report};
+use crate::wal_dir::{
+    CHECKPOINTS_FILE, Linker, VerifyOptions, io_failure, read_checkpoints, read_file, read_links,
+};
+
+/// The manifest's name in a bundle.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    version: u64,
+    writer_id: String,
+    stream: String,
+    files: Vec<ManifestFile>,
+    checkpoints: u64,
+    frontier: Vec<String>,
+    created_ts_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    file: String,
+    bytes: u64,
+    b3: String,
+    range: [u64; 2],
+    count: u64,
+}
+
+/// `records-NNNNNN.seg` → NNNNNN.
+fn bundle_segment_number(name: &str) -> Option<u64> {
+    let d = name.strip_prefix("records-")?.strip_suffix(".seg")?;
+    (d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| d.parse().ok())
+        .flatten()
+        .filter(|n| format!("records-{n:06}.seg") == name)
+}
+
+/// Verifies a bundle directory.
+pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
+    let mut report = Report {
+        signatures_checked: !opts.trust.is_empty(),
+        ..Report::default()
+    };
+    if let Err(f) = verify_bundle_inner(dir, opts, &mut report) {
+        report.failure = Some(f);
+    }
+    report
+}
+
+fn structure(file: PathBuf, code: &'static str, reason: String) -> Failure {
+    Failure {
+        class: FailureClass::Structure,
+        code,
+        file,
+        offset: None,
+        stream: None,
+        seq: None,
+        reason,
+    }
+}
+
+fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Result<(), Failure> {
+    let mpath = dir.join(MANIFEST_FILE);
+    let text = std::fs::read(&mpath).map_err(|e| io_failure(&mpath, &e))?;
+    let m: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| structure(mpath.clone(), "manifest", format!("not a bundle manifest: {e}")))?;
+    if m.version != 1 {
+        return Err(structure(
+            mpath,
+            "manifest",
+            format!("version {} (this verifier reads 1)", m.version),
+        ));
+    }
+    let _ = m.created_ts_ms;
+    // Every segment file is listed, in order, with numbers from 1.
+    let mut on_disk = BTreeSet::new();
+    for e in std::fs::read_dir(dir).map_err(|e| io_failure(dir, &e))? {
+        let e = e.map_err(|e| io_failure(dir, &e))?;
+        if let Some(n) = e.file_name().to_str().and_then(bundle_segment_number) {
+            on_disk.insert(n);
+        }
+    }
+    let mut files = Vec::new();
+    let mut expect_seq = None;
+    for (i, f) in m.files.iter().enumerate() {
+        let path = dir.join(&f.file);
+        let number = bundle_segment_number(&f.file)
+            .filter(|&n| n == i as u64 + 1)
+            .ok_or_else(|| {
+                structure(
+                    mpath.clone(),
+                    "manifest",
+                    format!("file {:?} is not records-{:06}.seg", f.file, i + 1),
+                )
+            })?;
+        let bytes = read_file(&path, true).map_err(|e| io_failure(&path, &e))?;
+        let mismatch =
+            |what: String| structure(mpath.clone(), "manifest_mismatch", format!("{}: {what}", f.file));
+        if bytes.len() as u64 != f.bytes {
+            return Err(mismatch(format!(
+                "the manifest says {} bytes, the file has {}",
+                f.bytes,
+                bytes.len()
+            )));
+        }
+        let b3 = Digest::of(&bytes).to_hash_string();
+        if b3 != f.b3 {
+            return Err(mismatch(format!(
+                "the manifest says {}, the file hashes to {b3}",
+                f.b3
+            )));
+        }
+        if f.count == 0 || f.range[1] < f.range[0] || f.range[1] - f.range[0] + 1 != f.count {
+            return Err(mismatch(format!(
+                "range {:?} and count {} disagree",
+                f.range, f.count
+            )));
+        }
+        if expect_seq.is_some_and(|s| s != f.range[0]) {
+            return Err(mismatch(format!(
+                "range starts at {}, the previous file ended at {}",
+                f.range[0],
+                f.range[0] - 1
+            )));
+        }
+        expect_seq = Some(f.range[1] + 1);
+        files.push((number, path, f.range, f.count));
+    }
+    if let Some(extra) = on_disk.iter().find(|n| **n > m.files.len() as u64) {
+        return Err(structure(
+            dir.join(format!("records-{extra:06}.seg")),
+            "manifest_mismatch",
+            "a segment file the manifest does not list".into(),
+        ));
+    }
+    let Some(&(_, _, [start, _], _)) = files.first() else {
+        return Err(structure(
+            mpath,
+            "manifest",
+            "the bundle lists no record files".into(),
+        ));
+    };
+    // The frontier of the tree of size start - 1.
+    let mut hashes = Vec::with_capacity(m.frontier.len().min(64));
+    for h in &m.frontier {
+        hashes.push(
+            Digest::parse(h).map_err(|e| structure(mpath.clone(), "manifest", format!("frontier: {e}")))?,
+        );
+    }
+    let frontier = Frontier::from_hashes(start - 1, hashes)
+        .map_err(|e| structure(mpath.clone(), "manifest", format!("frontier: {e}")))?;
+
+    let cp_path = dir.join(CHECKPOINTS_FILE);
+    let cp_text = std::fs::read(&cp_path).map_err(|e| io_failure(&cp_path, &e))?;
+    let (pending, kids) = read_checkpoints(&cp_path, &cp_text, &opts.trust, &|_, _| Some(start))?;
+    let key = (m.writer_id.clone(), m.stream.clone());
+    let n_cp: usize = pending.values().map(std::collections::VecDeque::len).sum();
+    if n_cp as u64 != m.checkpoints {
+        return Err(structure(
+            cp_path,
+            "manifest_mismatch",
+            format!(
+                "the manifest says {} checkpoints, the file has {n_cp}",
+                m.checkpoints
+            ),
+        ));
+    }
+    if let Some(other) = pending.keys().find(|k| **k != key) {
+        return Err(Failure {
+            class: FailureClass::Integrity,
+            code: "foreign_checkpoint",
+            file: cp_path,
+            offset: None,
+            stream: Some(other.1.clone()),
+            seq: None,
+            reason: format!("a checkpoint of {other:?} in a bundle of {key:?}"),
+        });
+    }
+    if pending
+        .get(&key)
+        .and_then(|q| q.front())
+        .map(|p| p.cp.body.start_seq())
+        != Some(start)
+    {
+        return Err(structure(
+            cp_path,
+            "manifest_mismatch",
+            format!("the first checkpoint does not start at the bundle's first seq {start}"),
+        ));
+    }
+    let last_end = pending
+        .get(&key)
+        .and_then(|q| q.back())
+        .map_or(0, |p| p.cp.body.end_seq());
+
+    let mut linker = Linker {
+        chains: Chains::new(),
+        pending,
+        verified: HashMap::new(),
+        first: HashMap::new(),
+        counts: HashMap::new(),
+        checkpoints_file: cp_path.clone(),
+    };
+    let mut seeded = start == 1;
+    for (number, path, range, count) in &files {
+        let bytes = read_file(path, true).map_err(|e| io_failure(path, &e))?;
+        let (links, _) =
+            read_links(&bytes, *number, false).map_err(|e| Failure::from_segment(path.clone(), &e))?;
+        if links.len() as u64 != *count
+            || links.first().map(|l| l.seq) != Some(range[0])
+            || links.last().map(|l| l.seq) != Some(range[1])
+        {
+            return Err(structure(
+                mpath.clone(),
+                "manifest_mismatch",
+                format!(
+                    "{}: the manifest says seq {}..={} ({count} records), the file holds {} records",
+                    path.display(),
+                    range[0],
+                    range[1],
+                    links.len()
+                ),
+            ));
+        }
+        for l in &links {
+            if (l.writer_id.as_str(), l.stream.as_str()) != (key.0.as_str(), key.1.as_str()) {
+                return Err(Failure {
+                    class: FailureClass::Integrity,
+                    code: "foreign_record",
+                    file: path.clone(),
+                    offset: Some(l.offset),
+                    stream: Some(l.stream.clone()),
+                    seq: Some(l.seq),
+                    reason: format!(
+                        "a record of {:?} in a bundle of {:?}",
+                        (&l.writer_id, &l.stream),
+                        key
+                    ),
+                });
+            }
+            if !seeded {
+                // The chain starts mid-stream: take the first record's
+                // prev as the head before it; the checkpoint roots (from
+                // the manifest's frontier) are what vouch for it.
+                let head = l.prev.digest().copied().unwrap_or(Digest::from_bytes([0; 32]));
+                linker.chains = Chains::from_heads([(
+                    key.clone(),
+                    StreamHead {
+                        seq: start - 1,
+                        head,
+                        frontier: frontier.clone(),
+                        last_ts_ms: 0,
+                    },
+                )]);
+                seeded = true;
+            }
+            linker.link(path, *number, l)?;
+        }
+    }
+    report.streams = linker.streams(&kids);
+    if let Some(s) = report.streams.first_mut() {
+        s.first_seq = start;
+    }
+    linker.finish()?;
+    let last_seq = report.streams.first().map_or(0, |s| s.last_seq);
+    if last_seq != last_end {
+        return Err(structure(
+            cp_path,
+            "manifest_mismatch",
+            format!("records run to seq {last_seq}, the last checkpoint ends at {last_end}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies `path`: a bundle when it holds `manifest.json`, else a WAL
+/// directory.
+pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Report {
+    if path.join(MANIFEST_FILE).exists() {
+        verify_bundle(path, opts)
+    } else {
+        crate::wal_dir::verify_wal_dir(path, opts)
+    }
+}
