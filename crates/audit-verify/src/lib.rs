@@ -68,6 +68,7 @@ mod chains;
 mod frame;
 mod header;
 mod mmap;
+mod proof;
 mod reader;
 mod report;
 mod signed;
@@ -82,6 +83,7 @@ pub use header::{
     segment_file_name,
 };
 pub use mmap::map_readonly;
+pub use proof::{ConsistencyError, InclusionError, ProofError, ProofOutcome, verify_proof};
 pub use reader::{
     SegmentError, SegmentReader, SegmentScan, Step, TornKind, TornTail, check_frame, scan_segment,
     scan_segment_from,
