@@ -1,40 +1,47 @@
 //! `audit-verify`: the small, independent verifier third parties reuse
-//! alone, for records, chains and WAL segments (bundles, proofs and signed
-//! checkpoints arrive with the export/verify issue).
+//! alone. It checks records, chains, WAL segments and directories, export
+//! bundles, inclusion and consistency proofs, and signed checkpoints
+//! against keys the caller trusts.
 //!
 //! # Main types
 //!
-//! - [`SegmentReader`]: walks a segment file's bytes frame by frame and
-//!   tells a torn tail ([`TornTail`]) from corruption ([`SegmentError`]).
-//! - [`check_frame`]: a frame's bytes are a canonical record whose digest,
-//!   `v` and `seq` the frame repeats.
-//! - [`Chains`]: every `(writer_id, stream)` chain's head and Merkle
-//!   frontier while a log is read in order; [`scan_segment`] puts the three
-//!   together.
-//! - [`encode_header`], [`encode_frame`]: the two byte layouts, for writers.
+//! - [`verify_wal_dir`], [`verify_bundle`], [`verify_path`]: whole
+//!   directories, returning a [`Report`] (per stream records, first and
+//!   last seq, head, checkpoints verified, kids seen) whose first
+//!   [`Failure`] names the file, offset, stream, seq and a reason, and
+//!   maps to the exit codes of FORMAT-v1.md section 7 ([`FailureClass`]).
+//! - [`verify_proof`]: a proof file, with [`InclusionError`] and
+//!   [`ConsistencyError`] kept apart.
+//! - [`SignedCheckpoint`], [`TrustSet`], [`PublicKey`]: checkpoints and
+//!   their signatures; keys come from the caller (SPKI PEM or hex), never
+//!   from the data, and at least `min_sigs` trusted keys must sign.
+//! - [`SegmentReader`], [`check_frame`], [`scan_segment`], [`Chains`]: the
+//!   segment reader the WAL's own recovery uses too, so the two cannot
+//!   disagree about a segment.
 //!
 //! # Guarantees
 //!
-//! - One reader serves both sides: the WAL's recovery (`audit-wal`) and a
-//!   third party's check read segments through this code, so they cannot
-//!   disagree on what a segment says.
 //! - Decoders never panic, never index out of bounds and never allocate a
-//!   length read from a file: a frame's `len` is checked against
-//!   `1..=1 MiB` and against the bytes present before it is used.
-//! - Every error names the segment, the byte offset and, when the record
-//!   parsed, its stream and `seq`.
+//!   length read from a file before checking it against the bytes present.
+//! - Every error names the segment or file, the byte offset and, when the
+//!   record parsed, its stream and seq.
+//! - Its dependencies are `audit-canon`, the RustCrypto Ed25519 stack,
+//!   `serde_json`, `base64` and `memmap2`; never the writer side
+//!   (`audit-wal`, `audit-chain`, `audit-export`); a test checks this with
+//!   `cargo metadata`.
 //!
 //! # Key design choice
 //!
-//! The reader works on a byte slice, not on files: the caller maps or reads
-//! the segment, so this crate does no I/O and needs no `unsafe`. Its
-//! dependencies are `audit-canon` and `thiserror`; it never depends on the
-//! writer-side crates (`audit-wal`, `audit-chain`, `audit-export`).
+//! Segments are hashed and checked on all cores (each segment alone),
+//! while links and checkpoint roots are checked in one pass in segment
+//! order, so verification scales with cores without giving up the order
+//! that chains need. Sealed files are read through one read-only map
+//! ([`map_readonly`], the workspace's only `unsafe` function).
 //!
 //! # What it does not do
 //!
-//! It never repairs anything: a torn tail is reported, and cutting it is
-//! the writer's decision. It does not read directories yet.
+//! It never repairs or cuts anything: a torn tail is reported, and cutting
+//! it is the writer's decision. It writes nothing.
 //!
 //! # Example
 //!

@@ -37,7 +37,8 @@
 //! Sealed segments carry an index (their digest and every chain's head and
 //! Merkle frontier at their end), so reopening hashes sealed segments
 //! instead of parsing them. Frames are decoded by `audit-verify`'s reader,
-//! the same code third parties verify with.
+//! the same code third parties verify with, and sealed segments are mapped
+//! through its one `unsafe` function.
 //!
 //! # What it does not do
 //!
