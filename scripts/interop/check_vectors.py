@@ -9,10 +9,17 @@ by json.dumps with the format's key order. Hashes use the `blake3` package from
 PyPI. If this script and audit-canon ever disagree on a byte, one of them reads
 the spec differently, and the vectors say which.
 
+It also verifies the committed export bundle (section 6) with the public key
+openssl made (vectors/bundle/test-key.pub.pem): manifest, segment frames,
+chain, the frontier-extended Merkle roots of every checkpoint, the checkpoint
+chain, and each Ed25519 signature (the `cryptography` package, which wraps
+OpenSSL).
+
 Usage: python3 scripts/interop/check_vectors.py [VECTORS_DIR]
-Needs: pip install blake3
+Needs: pip install blake3 cryptography
 """
 
+import base64
 import json
 import sys
 import unicodedata
@@ -222,6 +229,76 @@ def check_wal(root: Path):
     return n
 
 
+CP_ORDER = ["v", "writer_id", "stream", "range", "root", "head", "prev_checkpoint", "created_ts_ms"]
+
+
+def frontier_push(frontier, leaf):
+    """frontier: list of (size, hash), largest first; adds one leaf."""
+    node, size = leaf, 1
+    while frontier and frontier[-1][0] == size:
+        s, left = frontier.pop()
+        node, size = h(b"\x01" + left + node), size * 2
+    frontier.append((size, node))
+
+
+def frontier_root(frontier):
+    root = frontier[-1][1]
+    for _, left in reversed(frontier[:-1]):
+        root = h(b"\x01" + left + root)
+    return root
+
+
+def verify_bundle(d: Path, pub_pem: bytes):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key, Encoding, PublicFormat
+    pub = load_pem_public_key(pub_pem)
+    raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    kid = h(raw)[:16].hex()
+    m = json.loads((d / "manifest.json").read_bytes())
+    assert m["version"] == 1
+    start = m["files"][0]["range"][0]
+    # The frontier of the tree of size start - 1: subtree sizes are the
+    # binary decomposition of start - 1, largest first.
+    sizes = [1 << b for b in reversed(range(64)) if (start - 1) >> b & 1]
+    assert len(sizes) == len(m["frontier"]), "frontier length"
+    frontier = [(sz, bytes.fromhex(x[3:])) for sz, x in zip(sizes, m["frontier"])]
+    roots, heads, seq = {}, {}, start - 1
+    for f in m["files"]:
+        data = (d / f["file"]).read_bytes()
+        assert len(data) == f["bytes"] and hs(h(data)) == f["b3"], f["file"]
+        assert data[:8] == MAGIC and int.from_bytes(data[14:22], "little") == int(f["file"][8:14])
+        pos, prev, count = 32, None, 0
+        while pos < len(data):
+            ln = int.from_bytes(data[pos:pos + 4], "little")
+            payload, digest = data[pos + 13:pos + 13 + ln], data[pos + 13 + ln:pos + 45 + ln]
+            rec = check_record(payload)
+            assert h(payload) == digest and rec["seq"] == seq + 1, "frame at %d" % pos
+            assert (rec["writer_id"], rec["stream"]) == (m["writer_id"], m["stream"])
+            assert prev is None or rec["prev"] == prev, "chain at seq %d" % rec["seq"]
+            seq, prev, count = rec["seq"], hs(digest), count + 1
+            frontier_push(frontier, h(b"\x00" + digest))
+            roots[seq], heads[seq] = frontier_root(frontier), prev
+            pos += 45 + ln
+        assert count == f["count"] and [seq - count + 1, seq] == f["range"]
+    lines = (d / "checkpoints.jsonl").read_bytes().splitlines()
+    assert len(lines) == m["checkpoints"]
+    prev_cp, expect_start = None, start
+    for line in lines:
+        cp = json.loads(line)
+        body = cp["body"]
+        canon = ("{" + ",".join('"%s":%s' % (k, dumps(body[k])) for k in CP_ORDER) + "}").encode()
+        assert line.startswith(b'{"body":' + canon + b',"sigs":['), "canonical body"
+        a, b = body["range"]
+        assert a == expect_start and (prev_cp is None or body["prev_checkpoint"] == prev_cp)
+        assert body["root"] == hs(roots[b]) and body["head"] == heads[b], "checkpoint %d..%d" % (a, b)
+        ok = [s for s in cp["sigs"] if s["alg"] == "ed25519" and s["kid"] == kid]
+        assert ok, "no signature by the openssl key's kid %s" % kid
+        for s in ok:
+            pub.verify(base64.b64decode(s["sig"]), b"ron-audit checkpoint v1\n" + canon)
+        prev_cp, expect_start = hs(h(canon)), b + 1
+    assert expect_start == seq + 1, "records beyond the last checkpoint"
+    return len(lines)
+
+
 def main():
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "vectors"
     records = json.loads((root / "records.json").read_text())
@@ -244,7 +321,8 @@ def main():
         assert hs(mth(leaves[: case["size"]])) == case["root"], "root of %d" % case["size"]
         n += 1
     n += check_wal(root)
-    print("interop: %d passed, 0 failed (python reproduces every canonical byte, hash, root and WAL reading)" % n)
+    n += verify_bundle(root / "bundle" / "v1", (root / "bundle" / "test-key.pub.pem").read_bytes())
+    print("interop: %d passed, 0 failed (python reproduces every canonical byte, hash, root, WAL reading and the openssl-keyed bundle)" % n)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! `cargo xtask`: project automation (rust-analyzer style). Commands:
 //! `vectors [--check]` regenerates or checks `vectors/`.
 
+mod bundle;
 mod reference;
 mod vectors;
 mod wal;
