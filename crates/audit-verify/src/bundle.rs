@@ -3,7 +3,7 @@
 //! root (from the carried frontier), chain and signature.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Digest, Frontier};
@@ -207,19 +207,15 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
         .and_then(|q| q.back())
         .map_or(0, |p| p.cp.body.end_seq());
 
-    let mut linker = Linker {
-        chains: Chains::new(),
-        pending,
-        verified: HashMap::new(),
-        first: HashMap::new(),
-        counts: HashMap::new(),
-        checkpoints_file: cp_path.clone(),
-    };
+    let mut linker = Linker::new(pending, cp_path.clone());
     let mut seeded = start == 1;
     for (number, path, range, count) in &files {
         let bytes = read_file(path, true).map_err(|e| io_failure(path, &e))?;
-        let (links, _) =
-            read_links(&bytes, *number, false).map_err(|e| Failure::from_segment(path.clone(), &e))?;
+        let read = read_links(&bytes, *number, false, opts.threads());
+        if let Some(e) = &read.error {
+            return Err(Failure::from_segment(path.clone(), e));
+        }
+        let links = read.links;
         if links.len() as u64 != *count
             || links.first().map(|l| l.seq) != Some(range[0])
             || links.last().map(|l| l.seq) != Some(range[1])
@@ -237,13 +233,13 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
             ));
         }
         for l in &links {
-            if (l.writer_id.as_str(), l.stream.as_str()) != (key.0.as_str(), key.1.as_str()) {
+            if (l.writer_id.as_ref(), l.stream.as_ref()) != (key.0.as_str(), key.1.as_str()) {
                 return Err(Failure {
                     class: FailureClass::Integrity,
                     code: "foreign_record",
                     file: path.clone(),
                     offset: Some(l.offset),
-                    stream: Some(l.stream.clone()),
+                    stream: Some(l.stream.to_string()),
                     seq: Some(l.seq),
                     reason: format!(
                         "a record of {:?} in a bundle of {:?}",

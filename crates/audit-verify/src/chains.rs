@@ -67,6 +67,12 @@ impl Chains {
     /// than the head's, or 1 for a new chain; `prev` the head, or genesis)
     /// and advances the chain past it. On error nothing changes.
     pub fn advance(&mut self, link: &RecordLink<'_>) -> Result<(), LinkError> {
+        self.advance_leaf(link, leaf_hash(&link.self_hash))
+    }
+
+    /// [`Chains::advance`] with the record's Merkle leaf already computed
+    /// (`leaf_hash(self_hash)`, which a parallel reader can do ahead).
+    pub fn advance_leaf(&mut self, link: &RecordLink<'_>, leaf: Digest) -> Result<(), LinkError> {
         let found = self
             .heads
             .get_mut(link.writer_id.as_ref())
@@ -82,9 +88,7 @@ impl Chains {
                     });
                 }
                 let mut frontier = Frontier::new();
-                frontier
-                    .push(leaf_hash(&link.self_hash))
-                    .map_err(LinkError::Frontier)?;
+                frontier.push(leaf).map_err(LinkError::Frontier)?;
                 self.heads
                     .entry(link.writer_id.clone().into_owned())
                     .or_default()
@@ -112,9 +116,7 @@ impl Chains {
                         expected: PrevHash::Digest(h.head),
                     });
                 }
-                h.frontier
-                    .push(leaf_hash(&link.self_hash))
-                    .map_err(LinkError::Frontier)?;
+                h.frontier.push(leaf).map_err(LinkError::Frontier)?;
                 h.seq = expected;
                 h.head = link.self_hash;
                 h.last_ts_ms = link.ts_ms;

@@ -1,14 +1,16 @@
-//! Verifying a whole WAL directory: every segment (hashed on all cores,
-//! links checked in order), and `checkpoints.jsonl` (chain, roots, heads,
-//! signatures against the caller's trust set).
+//! Verifying a whole WAL directory: every segment (its frames checked on
+//! all cores), links and checkpoint roots in one ordered pass, and
+//! `checkpoints.jsonl` (chain, roots, heads, signatures against the
+//! caller's trust set).
 // One `Failure` ends a verification, so it is returned once per run;
 // boxing it would buy nothing.
 #![allow(clippy::result_large_err)]
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use audit_canon::{Digest, Limits, PrevHash, RecordLink};
+use audit_canon::{Digest, Limits, PrevHash, RecordLink, leaf_hash};
 
 use crate::chains::Chains;
 use crate::header::{parse_segment_file_name, segment_file_name};
@@ -26,7 +28,7 @@ pub struct VerifyOptions {
     /// The keys and policy checkpoints are checked against. Empty: signatures
     /// are reported as unchecked.
     pub trust: TrustSet,
-    /// Threads that hash segments (0: all cores).
+    /// Threads that check frames (0: all cores).
     pub threads: usize,
 }
 
@@ -54,51 +56,126 @@ pub(crate) type PendingMap = HashMap<StreamKey, VecDeque<Pending>>;
 /// Kids that signed each stream's checkpoints.
 pub(crate) type KidsMap = HashMap<StreamKey, BTreeSet<String>>;
 
-/// A segment's links and its torn tail, if any.
-pub(crate) type SegmentLinks = (Vec<Link>, Option<TornTail>);
-
-/// One frame's chain fields, owned.
+/// One frame's chain fields, borrowed from the segment's bytes, and its
+/// Merkle leaf.
 #[derive(Debug, Clone)]
-pub(crate) struct Link {
+pub(crate) struct Link<'a> {
     pub(crate) offset: u64,
     pub(crate) ts_ms: u64,
-    pub(crate) writer_id: String,
-    pub(crate) stream: String,
+    pub(crate) writer_id: Cow<'a, str>,
+    pub(crate) stream: Cow<'a, str>,
     pub(crate) seq: u64,
     pub(crate) prev: PrevHash,
     pub(crate) self_hash: Digest,
+    pub(crate) leaf: Digest,
 }
 
-/// Reads and checks every frame of one segment (no chain check): what the
-/// parallel phase does.
-pub(crate) fn read_links(bytes: &[u8], segment: u64, allow_torn: bool) -> Result<SegmentLinks, SegmentError> {
+/// What reading one segment found: the links of its valid frames in
+/// order, then the end, a torn tail, or the first error (after them).
+pub(crate) struct SegmentRead<'a> {
+    pub(crate) links: Vec<Link<'a>>,
+    pub(crate) torn: Option<TornTail>,
+    pub(crate) error: Option<SegmentError>,
+}
+
+/// One frame checked ([`check_frame`]) and its leaf computed.
+fn frame_link<'a>(
+    f: &crate::frame::Frame<'a>,
+    segment: u64,
+    limits: &Limits,
+) -> Result<Link<'a>, SegmentError> {
+    let l = check_frame(f, segment, limits)?;
+    Ok(Link {
+        offset: f.offset,
+        ts_ms: l.ts_ms,
+        leaf: leaf_hash(&l.self_hash),
+        writer_id: l.writer_id,
+        stream: l.stream,
+        seq: l.seq,
+        prev: l.prev,
+        self_hash: l.self_hash,
+    })
+}
+
+fn check_chunk<'a>(
+    frames: &[crate::frame::Frame<'a>],
+    segment: u64,
+) -> (Vec<Link<'a>>, Option<SegmentError>) {
     let limits = Limits::default();
-    let mut r = SegmentReader::new(bytes, segment)?;
-    let mut out = Vec::new();
-    loop {
-        match r.next_step()? {
-            Step::End => return Ok((out, None)),
-            Step::Torn(t) if allow_torn => return Ok((out, Some(t))),
-            Step::Torn(t) => {
-                return Err(SegmentError::Trailing {
-                    segment,
-                    offset: t.offset,
-                    len: t.len,
-                });
-            }
-            Step::Frame(f) => {
-                let l = check_frame(&f, segment, &limits)?;
-                out.push(Link {
-                    offset: f.offset,
-                    ts_ms: l.ts_ms,
-                    writer_id: l.writer_id.into_owned(),
-                    stream: l.stream.into_owned(),
-                    seq: l.seq,
-                    prev: l.prev,
-                    self_hash: l.self_hash,
-                });
-            }
+    let mut out = Vec::with_capacity(frames.len());
+    for f in frames {
+        match frame_link(f, segment, &limits) {
+            Ok(l) => out.push(l),
+            Err(e) => return (out, Some(e)),
         }
+    }
+    (out, None)
+}
+
+/// Reads one segment: frame boundaries in one cheap pass, then every frame
+/// checked (canonical bytes, digest, fields; the Merkle leaf computed) on
+/// `threads` threads. No chain check: that needs order, and is the
+/// caller's.
+pub(crate) fn read_links(bytes: &[u8], segment: u64, allow_torn: bool, threads: usize) -> SegmentRead<'_> {
+    let mut frames = Vec::new();
+    let mut torn = None;
+    let mut walk_error = None;
+    match SegmentReader::new(bytes, segment) {
+        Err(e) => walk_error = Some(e),
+        Ok(mut r) => loop {
+            match r.next_step() {
+                Ok(Step::Frame(f)) => frames.push(f),
+                Ok(Step::End) => break,
+                Ok(Step::Torn(t)) if allow_torn => {
+                    torn = Some(t);
+                    break;
+                }
+                Ok(Step::Torn(t)) => {
+                    walk_error = Some(SegmentError::Trailing {
+                        segment,
+                        offset: t.offset,
+                        len: t.len,
+                    });
+                    break;
+                }
+                Err(e) => {
+                    walk_error = Some(e);
+                    break;
+                }
+            }
+        },
+    }
+    // Threads only pay off for more than a few hundred frames each.
+    let threads = threads.max(1).min(frames.len() / 512 + 1);
+    let parts: Vec<(Vec<Link<'_>>, Option<SegmentError>)> = if threads <= 1 {
+        vec![check_chunk(&frames, segment)]
+    } else {
+        let size = frames.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let hs: Vec<_> = frames
+                .chunks(size)
+                .map(|c| s.spawn(move || check_chunk(c, segment)))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let mut links = Vec::with_capacity(frames.len());
+    for (part, err) in parts {
+        links.extend(part);
+        if let Some(e) = err {
+            return SegmentRead {
+                links,
+                torn: None,
+                error: Some(e),
+            };
+        }
+    }
+    SegmentRead {
+        links,
+        torn,
+        error: walk_error,
     }
 }
 
@@ -130,17 +207,14 @@ pub(crate) fn read_file(path: &Path, map: bool) -> std::io::Result<Bytes> {
 }
 
 pub(crate) fn io_failure(file: &Path, e: &std::io::Error) -> Failure {
+    let missing = e.kind() == std::io::ErrorKind::NotFound;
     Failure {
-        class: if e.kind() == std::io::ErrorKind::NotFound {
+        class: if missing {
             FailureClass::Structure
         } else {
             FailureClass::Io
         },
-        code: if e.kind() == std::io::ErrorKind::NotFound {
-            "missing_file"
-        } else {
-            "io"
-        },
+        code: if missing { "missing_file" } else { "io" },
         file: file.to_path_buf(),
         offset: None,
         stream: None,
@@ -240,52 +314,86 @@ pub(crate) fn read_checkpoints(
     Ok((pending, kids))
 }
 
-/// The chain-order phase: links every record, checks each checkpoint's
-/// root and head when its stream reaches `end_seq`.
+/// Per stream, what the ordered pass has seen.
+#[derive(Debug, Default)]
+pub(crate) struct StreamStats {
+    first: u64,
+    count: u64,
+    verified: u64,
+    pending: VecDeque<Pending>,
+}
+
+/// The ordered pass: links every record, checks each checkpoint's root
+/// and head when its stream reaches `end_seq`. Lookups are by `&str`, so
+/// a record allocates nothing here.
 pub(crate) struct Linker {
     pub(crate) chains: Chains,
-    pub(crate) pending: HashMap<(String, String), VecDeque<Pending>>,
-    pub(crate) verified: HashMap<(String, String), u64>,
-    pub(crate) first: HashMap<(String, String), u64>,
-    pub(crate) counts: HashMap<(String, String), u64>,
-    pub(crate) checkpoints_file: PathBuf,
+    stats: HashMap<String, HashMap<String, StreamStats>>,
+    checkpoints_file: PathBuf,
 }
 
 impl Linker {
-    pub(crate) fn link(&mut self, file: &Path, segment: u64, l: &Link) -> Result<(), Failure> {
+    pub(crate) fn new(pending: PendingMap, checkpoints_file: PathBuf) -> Self {
+        let mut stats: HashMap<String, HashMap<String, StreamStats>> = HashMap::new();
+        for ((w, s), q) in pending {
+            stats.entry(w).or_default().entry(s).or_default().pending = q;
+        }
+        Self {
+            chains: Chains::new(),
+            stats,
+            checkpoints_file,
+        }
+    }
+
+    pub(crate) fn link(&mut self, file: &Path, segment: u64, l: &Link<'_>) -> Result<(), Failure> {
         let rl = RecordLink {
             ts_ms: l.ts_ms,
-            writer_id: std::borrow::Cow::Borrowed(&l.writer_id),
+            writer_id: Cow::Borrowed(&l.writer_id),
             seq: l.seq,
-            stream: std::borrow::Cow::Borrowed(&l.stream),
+            stream: Cow::Borrowed(&l.stream),
             prev: l.prev,
             self_hash: l.self_hash,
         };
-        self.chains.advance(&rl).map_err(|problem| {
+        self.chains.advance_leaf(&rl, l.leaf).map_err(|problem| {
             Failure::from_segment(
                 file.to_path_buf(),
                 &SegmentError::Link {
                     segment,
                     offset: l.offset,
-                    writer_id: l.writer_id.clone(),
-                    stream: l.stream.clone(),
+                    writer_id: l.writer_id.to_string(),
+                    stream: l.stream.to_string(),
                     seq: l.seq,
                     problem,
                 },
             )
         })?;
-        let key = (l.writer_id.clone(), l.stream.clone());
-        self.first.entry(key.clone()).or_insert(l.seq);
-        *self.counts.entry(key.clone()).or_default() += 1;
-        let Some(q) = self.pending.get_mut(&key) else {
+        let st = match self
+            .stats
+            .get_mut(l.writer_id.as_ref())
+            .and_then(|m| m.get_mut(l.stream.as_ref()))
+        {
+            Some(st) => st,
+            None => self
+                .stats
+                .entry(l.writer_id.to_string())
+                .or_default()
+                .entry(l.stream.to_string())
+                .or_default(),
+        };
+        if st.count == 0 {
+            st.first = l.seq;
+        }
+        st.count += 1;
+        let Some(front) = st.pending.front() else {
             return Ok(());
         };
-        let Some(front) = q.front() else { return Ok(()) };
         if front.cp.body.end_seq() != l.seq {
             return Ok(());
         }
-        let head = self.chains.get(&l.writer_id, &l.stream);
-        let root = head.and_then(|h| h.frontier.root());
+        let root = self
+            .chains
+            .get(&l.writer_id, &l.stream)
+            .and_then(|h| h.frontier.root());
         let b = &front.cp.body;
         let problem = if root.as_ref() != Some(b.root()) {
             Some((
@@ -310,32 +418,35 @@ impl Linker {
                 code,
                 file: self.checkpoints_file.clone(),
                 offset: Some(front.offset),
-                stream: Some(l.stream.clone()),
+                stream: Some(l.stream.to_string()),
                 seq: Some(l.seq),
                 reason,
             });
         }
-        q.pop_front();
-        *self.verified.entry(key).or_default() += 1;
+        st.pending.pop_front();
+        st.verified += 1;
         Ok(())
     }
 
     /// Checkpoints left over cover records that are not there.
     pub(crate) fn finish(&self) -> Result<(), Failure> {
-        let mut left: Vec<_> = self
-            .pending
+        let mut left: Vec<(&str, &str, &Pending)> = self
+            .stats
             .iter()
-            .filter_map(|(k, q)| Some((k, q.front()?)))
+            .flat_map(|(w, m)| {
+                m.iter()
+                    .filter_map(move |(s, st)| Some((w.as_str(), s.as_str(), st.pending.front()?)))
+            })
             .collect();
-        left.sort_by_key(|(_, p)| p.offset);
-        if let Some(((_, s), p)) = left.first() {
-            let have = self.chains.get(p.cp.body.writer_id(), s).map_or(0, |h| h.seq);
+        left.sort_by_key(|(_, _, p)| p.offset);
+        if let Some((w, s, p)) = left.first() {
+            let have = self.chains.get(w, s).map_or(0, |h| h.seq);
             return Err(Failure {
                 class: FailureClass::Integrity,
                 code: "checkpoint_beyond_records",
                 file: self.checkpoints_file.clone(),
                 offset: Some(p.offset),
-                stream: Some(s.clone()),
+                stream: Some((*s).to_owned()),
                 seq: Some(p.cp.body.end_seq()),
                 reason: format!(
                     "checkpoint covers seq {} but the records end at seq {have}",
@@ -346,21 +457,24 @@ impl Linker {
         Ok(())
     }
 
-    pub(crate) fn streams(&self, kids: &HashMap<(String, String), BTreeSet<String>>) -> Vec<StreamReport> {
+    pub(crate) fn streams(&self, kids: &KidsMap) -> Vec<StreamReport> {
         let mut v: Vec<_> = self
             .chains
             .iter()
             .map(|(w, s, h)| {
-                let key = (w.to_owned(), s.to_owned());
+                let st = self.stats.get(w).and_then(|m| m.get(s));
                 StreamReport {
                     writer_id: w.to_owned(),
                     stream: s.to_owned(),
-                    records: self.counts.get(&key).copied().unwrap_or(0),
-                    first_seq: self.first.get(&key).copied().unwrap_or(1),
+                    records: st.map_or(0, |x| x.count),
+                    first_seq: st.map_or(1, |x| x.first),
                     last_seq: h.seq,
                     head: h.head,
-                    checkpoints: self.verified.get(&key).copied().unwrap_or(0),
-                    kids_seen: kids.get(&key).cloned().unwrap_or_default(),
+                    checkpoints: st.map_or(0, |x| x.verified),
+                    kids_seen: kids
+                        .get(&(w.to_owned(), s.to_owned()))
+                        .cloned()
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -369,8 +483,9 @@ impl Linker {
     }
 }
 
-/// Reads segments `files` (in order) on `threads` threads, a batch at a
-/// time, and feeds their links to `linker` in order. `newest` may end torn.
+/// Reads segments `files` in order, each one's frames checked on `threads`
+/// threads, and feeds their links to `linker` in order. The last file may
+/// end torn when `last_may_tear`.
 pub(crate) fn scan_files(
     files: &[(u64, PathBuf)],
     threads: usize,
@@ -379,47 +494,60 @@ pub(crate) fn scan_files(
 ) -> Result<Option<(PathBuf, TornTail)>, Failure> {
     let last = files.len().saturating_sub(1);
     let mut torn = None;
-    for (bi, batch) in files.chunks(threads.max(1)).enumerate() {
-        let results: Vec<Result<SegmentLinks, Failure>> = std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .iter()
-                .enumerate()
-                .map(|(i, (n, path))| {
-                    let newest = last_may_tear && bi * threads.max(1) + i == last;
-                    s.spawn(move || {
-                        let bytes = read_file(path, !newest).map_err(|e| io_failure(path, &e))?;
-                        read_links(&bytes, *n, newest).map_err(|e| Failure::from_segment(path.clone(), &e))
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Failure {
-                            class: FailureClass::Io,
-                            code: "io",
-                            file: PathBuf::new(),
-                            offset: None,
-                            stream: None,
-                            seq: None,
-                            reason: "a reader thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        });
-        for ((n, path), r) in batch.iter().zip(results) {
-            let (links, t) = r?;
-            for l in &links {
-                linker.link(path, *n, l)?;
-            }
-            if let Some(t) = t {
+    for (i, (n, path)) in files.iter().enumerate() {
+        let newest = last_may_tear && i == last;
+        // Mapped, the newest segment too: the verifier reads, and a writer
+        // only ever appends past what was mapped (see `map_readonly`).
+        let bytes = read_file(path, true).map_err(|e| io_failure(path, &e))?;
+        if threads <= 1 {
+            // One thread: check and link frame by frame, nothing collected.
+            if let Some(t) = stream_segment(&bytes, *n, newest, path, linker)? {
                 torn = Some((path.clone(), t));
             }
+            continue;
+        }
+        let read = read_links(&bytes, *n, newest, threads);
+        for l in &read.links {
+            linker.link(path, *n, l)?;
+        }
+        if let Some(e) = read.error {
+            return Err(Failure::from_segment(path.clone(), &e));
+        }
+        if let Some(t) = read.torn {
+            torn = Some((path.clone(), t));
         }
     }
     Ok(torn)
+}
+
+/// Checks and links one segment's frames in order on this thread.
+fn stream_segment(
+    bytes: &[u8],
+    segment: u64,
+    allow_torn: bool,
+    path: &Path,
+    linker: &mut Linker,
+) -> Result<Option<TornTail>, Failure> {
+    let fail = |e: &SegmentError| Failure::from_segment(path.to_path_buf(), e);
+    let limits = Limits::default();
+    let mut r = SegmentReader::new(bytes, segment).map_err(|e| fail(&e))?;
+    loop {
+        match r.next_step().map_err(|e| fail(&e))? {
+            Step::End => return Ok(None),
+            Step::Torn(t) if allow_torn => return Ok(Some(t)),
+            Step::Torn(t) => {
+                return Err(fail(&SegmentError::Trailing {
+                    segment,
+                    offset: t.offset,
+                    len: t.len,
+                }));
+            }
+            Step::Frame(f) => {
+                let l = frame_link(&f, segment, &limits).map_err(|e| fail(&e))?;
+                linker.link(path, segment, &l)?;
+            }
+        }
+    }
 }
 
 /// Verifies a WAL directory: its segments, in order, and its
@@ -429,9 +557,8 @@ pub fn verify_wal_dir(dir: &Path, opts: &VerifyOptions) -> Report {
         signatures_checked: !opts.trust.is_empty(),
         ..Report::default()
     };
-    match verify_wal_inner(dir, opts, &mut report) {
-        Ok(()) => {}
-        Err(f) => report.failure = Some(f),
+    if let Err(f) = verify_wal_inner(dir, opts, &mut report) {
+        report.failure = Some(f);
     }
     report
 }
@@ -463,14 +590,7 @@ fn verify_wal_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Re
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
         Err(e) => return Err(io_failure(&cp_path, &e)),
     };
-    let mut linker = Linker {
-        chains: Chains::new(),
-        pending,
-        verified: HashMap::new(),
-        first: HashMap::new(),
-        counts: HashMap::new(),
-        checkpoints_file: cp_path,
-    };
+    let mut linker = Linker::new(pending, cp_path);
     let files: Vec<(u64, PathBuf)> = segs.into_iter().collect();
     let outcome = scan_files(&files, opts.threads(), true, &mut linker);
     report.streams = linker.streams(&kids);
