@@ -211,7 +211,7 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
     let mut seeded = start == 1;
     for (number, path, range, count) in &files {
         let bytes = read_file(path, true).map_err(|e| io_failure(path, &e))?;
-        let read = read_links(&bytes, *number, false, opts.threads());
+        let read = read_links(&bytes, *number, opts.threads());
         if let Some(e) = &read.error {
             return Err(Failure::from_segment(path.clone(), e));
         }

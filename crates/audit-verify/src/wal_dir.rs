@@ -70,11 +70,10 @@ pub(crate) struct Link<'a> {
     pub(crate) leaf: Digest,
 }
 
-/// What reading one segment found: the links of its valid frames in
-/// order, then the end, a torn tail, or the first error (after them).
+/// What reading one sealed segment found: the links of its valid frames
+/// in order, then the end or the first error (after them).
 pub(crate) struct SegmentRead<'a> {
     pub(crate) links: Vec<Link<'a>>,
-    pub(crate) torn: Option<TornTail>,
     pub(crate) error: Option<SegmentError>,
 }
 
@@ -112,13 +111,12 @@ fn check_chunk<'a>(
     (out, None)
 }
 
-/// Reads one segment: frame boundaries in one cheap pass, then every frame
-/// checked (canonical bytes, digest, fields; the Merkle leaf computed) on
-/// `threads` threads. No chain check: that needs order, and is the
-/// caller's.
-pub(crate) fn read_links(bytes: &[u8], segment: u64, allow_torn: bool, threads: usize) -> SegmentRead<'_> {
+/// Reads one sealed segment (a bundle's): frame boundaries in one cheap
+/// pass, then every frame checked (canonical bytes, digest, fields; the
+/// Merkle leaf computed) on `threads` threads. No chain check: that needs
+/// order, and is the caller's.
+pub(crate) fn read_links(bytes: &[u8], segment: u64, threads: usize) -> SegmentRead<'_> {
     let mut frames = Vec::new();
-    let mut torn = None;
     let mut walk_error = None;
     match SegmentReader::new(bytes, segment) {
         Err(e) => walk_error = Some(e),
@@ -126,10 +124,6 @@ pub(crate) fn read_links(bytes: &[u8], segment: u64, allow_torn: bool, threads: 
             match r.next_step() {
                 Ok(Step::Frame(f)) => frames.push(f),
                 Ok(Step::End) => break,
-                Ok(Step::Torn(t)) if allow_torn => {
-                    torn = Some(t);
-                    break;
-                }
                 Ok(Step::Torn(t)) => {
                     walk_error = Some(SegmentError::Trailing {
                         segment,
@@ -167,14 +161,12 @@ pub(crate) fn read_links(bytes: &[u8], segment: u64, allow_torn: bool, threads: 
         if let Some(e) = err {
             return SegmentRead {
                 links,
-                torn: None,
                 error: Some(e),
             };
         }
     }
     SegmentRead {
         links,
-        torn,
         error: walk_error,
     }
 }
@@ -506,18 +498,104 @@ pub(crate) fn scan_files(
             }
             continue;
         }
-        let read = read_links(&bytes, *n, newest, threads);
-        for l in &read.links {
-            linker.link(path, *n, l)?;
-        }
-        if let Some(e) = read.error {
-            return Err(Failure::from_segment(path.clone(), &e));
-        }
-        if let Some(t) = read.torn {
+        if let Some(t) = pipeline_segment(&bytes, *n, newest, threads, path, linker)? {
             torn = Some((path.clone(), t));
         }
     }
     Ok(torn)
+}
+
+/// Frames per unit of parallel work.
+const CHUNK: usize = 2048;
+
+/// One segment on `threads` worker threads: they check chunks of frames
+/// (in order of chunk index) while this thread links each chunk as soon as
+/// it is ready, so linking overlaps checking.
+fn pipeline_segment(
+    bytes: &[u8],
+    segment: u64,
+    allow_torn: bool,
+    threads: usize,
+    path: &Path,
+    linker: &mut Linker,
+) -> Result<Option<TornTail>, Failure> {
+    let fail = |e: &SegmentError| Failure::from_segment(path.to_path_buf(), e);
+    let mut frames = Vec::new();
+    let mut torn = None;
+    let mut walk_error = None;
+    let mut r = SegmentReader::new(bytes, segment).map_err(|e| fail(&e))?;
+    loop {
+        match r.next_step() {
+            Ok(Step::Frame(f)) => frames.push(f),
+            Ok(Step::End) => break,
+            Ok(Step::Torn(t)) if allow_torn => {
+                torn = Some(t);
+                break;
+            }
+            Ok(Step::Torn(t)) => {
+                walk_error = Some(SegmentError::Trailing {
+                    segment,
+                    offset: t.offset,
+                    len: t.len,
+                });
+                break;
+            }
+            Err(e) => {
+                walk_error = Some(e);
+                break;
+            }
+        }
+    }
+    let chunks: Vec<&[crate::frame::Frame<'_>]> = frames.chunks(CHUNK).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..chunks.len())
+        .map(|_| std::sync::mpsc::sync_channel(1))
+        .unzip();
+    let outcome = std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(chunks.len()) {
+            let (chunks, next, stop, txs) = (&chunks, &next, &stop, &txs);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (Some(c), Some(tx)) = (chunks.get(i), txs.get(i)) else {
+                        break;
+                    };
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let _ = tx.send(check_chunk(c, segment));
+                }
+            });
+        }
+        let mut result = Ok(());
+        for rx in &rxs {
+            let Ok((links, err)) = rx.recv() else { break };
+            for l in &links {
+                if let Err(f) = linker.link(path, segment, l) {
+                    result = Err(f);
+                    break;
+                }
+            }
+            if result.is_ok()
+                && let Some(e) = err
+            {
+                result = Err(fail(&e));
+            }
+            if result.is_err() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+        }
+        // Unblock workers waiting to send chunks nobody will read.
+        drop(rxs);
+        result
+    });
+    outcome?;
+    match walk_error {
+        Some(e) => Err(fail(&e)),
+        None => Ok(torn),
+    }
 }
 
 /// Checks and links one segment's frames in order on this thread.
