@@ -552,8 +552,20 @@ fn pipeline_segment(
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..chunks.len())
         .map(|_| std::sync::mpsc::sync_channel(1))
         .unzip();
+    // `threads - 1` workers; this thread checks chunks too whenever the
+    // one it must link next is not ready, so `threads` cores stay busy.
+    let claim_and_check = |next: &std::sync::atomic::AtomicUsize| -> bool {
+        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match (chunks.get(j), txs.get(j)) {
+            (Some(c), Some(tx)) => {
+                let _ = tx.send(check_chunk(c, segment));
+                true
+            }
+            _ => false,
+        }
+    };
     let outcome = std::thread::scope(|s| {
-        for _ in 0..threads.max(1).min(chunks.len()) {
+        for _ in 0..threads.saturating_sub(1).min(chunks.len()) {
             let (chunks, next, stop, txs) = (&chunks, &next, &stop, &txs);
             s.spawn(move || {
                 loop {
@@ -570,7 +582,18 @@ fn pipeline_segment(
         }
         let mut result = Ok(());
         for rx in &rxs {
-            let Ok((links, err)) = rx.recv() else { break };
+            let got = loop {
+                match rx.try_recv() {
+                    Ok(r) => break Some(r),
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break None,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        if !claim_and_check(&next) {
+                            break rx.recv().ok();
+                        }
+                    }
+                }
+            };
+            let Some((links, err)) = got else { break };
             for l in &links {
                 if let Err(f) = linker.link(path, segment, l) {
                     result = Err(f);
