@@ -2,8 +2,10 @@
 //! checkpoint, or a consistency proof between two, as self-contained JSON
 //! (CLI-v1.md) that `audit_verify::verify_proof` checks offline.
 
-use audit_canon::{Blake3Tree, Digest, consistency_path, inclusion_path, leaf_hash};
-use audit_verify::SignedCheckpoint;
+use std::path::{Path, PathBuf};
+
+use audit_canon::{Blake3Tree, Digest, Limits, consistency_path, inclusion_path, leaf_hash};
+use audit_verify::{Chains, SignedCheckpoint, parse_segment_file_name, scan_segment};
 use audit_wal::WalSink;
 
 use crate::bundle::{ExportError, stream_checkpoints};
@@ -44,31 +46,164 @@ pub enum ProveError {
     /// Reading the WAL failed.
     #[error("wal: {0}")]
     Read(#[from] audit_wal::ReadError),
+    /// Reading a WAL directory without opening it failed.
+    #[error("{}: {reason}", path.display())]
+    Dir {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The stream is written by several writers and none was named.
+    #[error("stream {stream:?} has records of several writers ({writers}); name one with --writer")]
+    AmbiguousWriter {
+        /// The stream.
+        stream: String,
+        /// The writers.
+        writers: String,
+    },
 }
 
-fn checkpoint_ending(
-    wal: &WalSink,
-    writer_id: &str,
+/// One record of a stream as read from a WAL directory: its canonical bytes
+/// and `self_hash`, verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// Canonical bytes.
+    pub canonical: Vec<u8>,
+    /// `H(canonical)`.
+    pub self_hash: Digest,
+}
+
+/// Reads a stream's records from a WAL directory without opening it (no
+/// lock, nothing modified): every frame is checked and every chain linked
+/// on the way, and a torn tail of the newest segment is ignored. With no
+/// `writer_id`, the stream must have exactly one writer; the one used is
+/// returned.
+pub fn read_stream_dir(
+    dir: &Path,
+    writer_id: Option<&str>,
     stream: &str,
-    end: Option<u64>,
-) -> Result<SignedCheckpoint, ProveError> {
-    let cps = stream_checkpoints(&wal.dir().join(audit_verify::CHECKPOINTS_FILE), writer_id, stream)?;
-    let found = match end {
-        None => cps.last().cloned(),
-        Some(e) => cps.into_iter().find(|c| c.body.end_seq() == e),
+) -> Result<(String, Vec<StreamRecord>), ProveError> {
+    let bad = |path: &Path, reason: String| ProveError::Dir {
+        path: path.to_path_buf(),
+        reason,
     };
-    found.ok_or(ProveError::NoCheckpoint {
-        stream: stream.to_owned(),
-        end: end.unwrap_or(0),
-    })
+    let mut segs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| bad(dir, e.to_string()))?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            Some((parse_segment_file_name(e.file_name().to_str()?)?, e.path()))
+        })
+        .collect();
+    segs.sort();
+    let last = segs.last().map_or(0, |s| s.0);
+    let mut chains = Chains::new();
+    let mut by_writer: std::collections::BTreeMap<String, Vec<StreamRecord>> = Default::default();
+    for (n, path) in &segs {
+        let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
+        scan_segment(&bytes, *n, *n == last, &mut chains, &Limits::default(), |f, l| {
+            if l.stream == stream && writer_id.is_none_or(|w| w == l.writer_id) {
+                by_writer.entry(l.writer_id.to_string()).or_default().push(StreamRecord {
+                    canonical: f.canonical.to_vec(),
+                    self_hash: l.self_hash,
+                });
+            }
+        })
+        .map_err(|e| bad(path, e.to_string()))?;
+    }
+    if by_writer.len() > 1 {
+        return Err(ProveError::AmbiguousWriter {
+            stream: stream.to_owned(),
+            writers: by_writer.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    match by_writer.into_iter().next() {
+        Some(found) => Ok(found),
+        None => Err(ProveError::NoCheckpoint {
+            stream: stream.to_owned(),
+            end: 0,
+        }),
+    }
 }
 
-fn leaves(wal: &WalSink, writer_id: &str, stream: &str, n: u64) -> Result<Vec<Digest>, ProveError> {
-    Ok(wal
-        .read(writer_id, stream, 1..=n)?
-        .iter()
-        .map(|r| leaf_hash(r.self_hash()))
-        .collect())
+/// [`inclusion_proof`] over records and checkpoints already read.
+pub fn inclusion_proof_of(
+    records: &[StreamRecord],
+    checkpoints: &[SignedCheckpoint],
+    stream: &str,
+    seq: u64,
+    checkpoint_end: Option<u64>,
+) -> Result<String, ProveError> {
+    let cp = match checkpoint_end {
+        None => checkpoints.last(),
+        Some(e) => checkpoints.iter().find(|c| c.body.end_seq() == e),
+    }
+    .ok_or(ProveError::NoCheckpoint {
+        stream: stream.to_owned(),
+        end: checkpoint_end.unwrap_or(0),
+    })?;
+    let size = cp.body.end_seq();
+    let not_covered = || ProveError::NotCovered { stream: stream.to_owned(), seq, size };
+    if seq == 0 || seq > size || records.len() < size as usize {
+        return Err(not_covered());
+    }
+    let leaves: Vec<Digest> = records.iter().take(size as usize).map(|r| leaf_hash(&r.self_hash)).collect();
+    let path = inclusion_path(&Blake3Tree, &leaves, seq - 1).map_err(|_| not_covered())?;
+    let r = records.get(seq as usize - 1).ok_or_else(not_covered)?;
+    let canonical = String::from_utf8_lossy(&r.canonical);
+    let body = canonical.strip_suffix('}').unwrap_or(&canonical);
+    let record = format!("{body},\"self_hash\":\"{}\"}}", r.self_hash);
+    Ok(format!(
+        "{{\"type\":\"inclusion\",\"record\":{record},\"leaf_index\":{},\"tree_size\":{size},\"path\":{},\"checkpoint\":{}}}",
+        seq - 1,
+        hashes(&path),
+        cp.to_line()
+    ))
+}
+
+/// [`consistency_proof`] over records and checkpoints already read.
+pub fn consistency_proof_of(
+    records: &[StreamRecord],
+    checkpoints: &[SignedCheckpoint],
+    stream: &str,
+    old_end: u64,
+    new_end: u64,
+) -> Result<String, ProveError> {
+    if old_end > new_end {
+        return Err(ProveError::Order { old: old_end, new: new_end });
+    }
+    let find = |e: u64| {
+        checkpoints.iter().find(|c| c.body.end_seq() == e).ok_or(ProveError::NoCheckpoint {
+            stream: stream.to_owned(),
+            end: e,
+        })
+    };
+    let (old, new) = (find(old_end)?, find(new_end)?);
+    if records.len() < new_end as usize {
+        return Err(ProveError::NotCovered { stream: stream.to_owned(), seq: new_end, size: records.len() as u64 });
+    }
+    let leaves: Vec<Digest> = records.iter().take(new_end as usize).map(|r| leaf_hash(&r.self_hash)).collect();
+    let path = consistency_path(&Blake3Tree, &leaves, old_end).map_err(|_| ProveError::Order { old: old_end, new: new_end })?;
+    Ok(format!(
+        "{{\"type\":\"consistency\",\"old\":{},\"new\":{},\"path\":{}}}",
+        old.to_line(),
+        new.to_line(),
+        hashes(&path)
+    ))
+}
+
+fn stream_of(wal: &WalSink, writer_id: &str, stream: &str) -> Result<(Vec<StreamRecord>, Vec<SignedCheckpoint>), ProveError> {
+    let cps = stream_checkpoints(&wal.dir().join(audit_verify::CHECKPOINTS_FILE), writer_id, stream)?;
+    let n = cps.last().map_or(0, |c| c.body.end_seq());
+    let records = if n == 0 {
+        Vec::new()
+    } else {
+        wal.read(writer_id, stream, 1..=n)?
+            .into_iter()
+            .map(|r| StreamRecord { canonical: r.canonical().to_vec(), self_hash: *r.self_hash() })
+            .collect()
+    };
+    Ok((records, cps))
 }
 
 fn hashes(path: &[Digest]) -> String {
@@ -85,39 +220,8 @@ pub fn inclusion_proof(
     seq: u64,
     checkpoint_end: Option<u64>,
 ) -> Result<String, ProveError> {
-    let cp = checkpoint_ending(wal, writer_id, stream, checkpoint_end)?;
-    let size = cp.body.end_seq();
-    if seq == 0 || seq > size {
-        return Err(ProveError::NotCovered {
-            stream: stream.to_owned(),
-            seq,
-            size,
-        });
-    }
-    let leaves = leaves(wal, writer_id, stream, size)?;
-    let path = inclusion_path(&Blake3Tree, &leaves, seq - 1).map_err(|_| ProveError::NotCovered {
-        stream: stream.to_owned(),
-        seq,
-        size,
-    })?;
-    let rec = wal.read(writer_id, stream, seq..=seq)?;
-    let Some(r) = rec.first() else {
-        return Err(ProveError::NotCovered {
-            stream: stream.to_owned(),
-            seq,
-            size,
-        });
-    };
-    // The canonical bytes with `self_hash` added as the last key.
-    let canonical = String::from_utf8_lossy(r.canonical());
-    let body = canonical.strip_suffix('}').unwrap_or(&canonical);
-    let record = format!("{body},\"self_hash\":\"{}\"}}", r.self_hash());
-    Ok(format!(
-        "{{\"type\":\"inclusion\",\"record\":{record},\"leaf_index\":{},\"tree_size\":{size},\"path\":{},\"checkpoint\":{}}}",
-        seq - 1,
-        hashes(&path),
-        cp.to_line()
-    ))
+    let (records, cps) = stream_of(wal, writer_id, stream)?;
+    inclusion_proof_of(&records, &cps, stream, seq, checkpoint_end)
 }
 
 /// The consistency proof between the checkpoints ending at `old_end` and
@@ -129,23 +233,6 @@ pub fn consistency_proof(
     old_end: u64,
     new_end: u64,
 ) -> Result<String, ProveError> {
-    if old_end > new_end {
-        return Err(ProveError::Order {
-            old: old_end,
-            new: new_end,
-        });
-    }
-    let old = checkpoint_ending(wal, writer_id, stream, Some(old_end))?;
-    let new = checkpoint_ending(wal, writer_id, stream, Some(new_end))?;
-    let leaves = leaves(wal, writer_id, stream, new_end)?;
-    let path = consistency_path(&Blake3Tree, &leaves, old_end).map_err(|_| ProveError::Order {
-        old: old_end,
-        new: new_end,
-    })?;
-    Ok(format!(
-        "{{\"type\":\"consistency\",\"old\":{},\"new\":{},\"path\":{}}}",
-        old.to_line(),
-        new.to_line(),
-        hashes(&path)
-    ))
+    let (records, cps) = stream_of(wal, writer_id, stream)?;
+    consistency_proof_of(&records, &cps, stream, old_end, new_end)
 }
