@@ -4,22 +4,25 @@
 //!
 //! # Main items
 //!
-//! - [`Cli`]: the clap command tree; [`run`] executes it and returns the
-//!   exit code of FORMAT-v1.md section 7 ([`Exit`]).
-//! - [`run_canon`] and [`run_demo`]: the commands, over any reader and
-//!   writers, so tests and other front ends can drive them.
+//! - [`Cli`]: the clap command tree (every command of CLI-v1.md); [`run`]
+//!   executes it and returns the exit code of FORMAT-v1.md section 7
+//!   ([`Exit`]).
+//! - [`run_canon`] and [`run_demo`]: commands over any reader and writers,
+//!   so tests and other front ends can drive them.
 //! - [`Workload`]: deterministic, realistic events.
 //!
 //! # Guarantees
 //!
-//! Every failure is one sentence on stderr naming what is wrong and where;
-//! `--json` output is one JSON object on stdout; usage errors exit 2.
+//! Every failure is one sentence on stderr naming what is wrong and where
+//! (file, offset, stream, seq when known); `--json` output is one JSON
+//! object on stdout (JSON Lines for `cat` and `checkpoint --json`); usage
+//! errors exit 2.
 //!
 //! # What it does not do
 //!
-//! It holds no format logic of its own: canonical bytes, hashes and proofs
-//! come from `audit-canon`. Commands whose crates have not landed yet (WAL,
-//! export, verify of directories) are not offered rather than stubbed.
+//! It holds no format logic of its own: canonical bytes, hashes, WAL
+//! frames, checkpoints, bundles and proofs come from the library crates,
+//! and verification is `audit-verify`'s.
 //!
 //! # Example
 //!
@@ -34,9 +37,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod append;
 mod canon;
+mod checkpoint;
 mod demo;
 mod exit;
+mod keys;
+mod prove;
+mod verify;
 mod workload;
 
 pub use canon::run as run_canon;
@@ -45,8 +53,36 @@ pub use exit::Exit;
 pub use workload::{Event, STREAMS, Workload};
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// Prints `msg` as the command's one-sentence error and returns `exit`.
+pub(crate) fn fail(err: &mut dyn Write, exit: Exit, msg: std::fmt::Arguments<'_>) -> Exit {
+    let _ = writeln!(err, "auditctl: {msg}");
+    exit
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The exit code of a WAL that will not open.
+pub(crate) fn open_exit(e: &audit_wal::OpenError) -> Exit {
+    match e {
+        audit_wal::OpenError::Corrupt { source, .. } => {
+            crate::verify::class_exit(audit_verify::Failure::from_segment(PathBuf::new(), source).class)
+        }
+        audit_wal::OpenError::MissingSegment { .. } | audit_wal::OpenError::IndexMismatch { .. } => {
+            Exit::Structure
+        }
+        audit_wal::OpenError::Locked { .. } => Exit::Usage,
+        _ => Exit::Io,
+    }
+}
 
 /// `auditctl`: tamper-evident audit trails, for operators and auditors.
 #[derive(Debug, Parser)]
@@ -57,9 +93,30 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands available at this stage of the project.
+/// The commands of CLI-v1.md.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make a new Ed25519 secret key (PKCS#8 PEM, mode 0600, never
+    /// overwrites); print its kid and public key.
+    Keygen {
+        /// The secret key file to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the public key (SPKI PEM) here.
+        #[arg(long = "pub")]
+        public: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the kid and public key of a secret key file (openssl's too).
+    Pubkey {
+        /// The PKCS#8 PEM secret key.
+        key: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read one record (JSON, with or without self_hash) on stdin; print its
     /// canonical bytes and its self_hash.
     Canon {
@@ -67,9 +124,130 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The quick start: chain, hash, checkpoint, verify and prove realistic
-    /// events, printing each step with its time.
+    /// Append events (JSON Lines on stdin) to a WAL; a bad line is
+    /// rejected with its number and the lines before it stay appended.
+    Append {
+        /// The WAL directory (created 0700 if missing).
+        #[arg(long)]
+        wal: PathBuf,
+        /// The writer identity.
+        #[arg(long)]
+        writer: String,
+        /// When to fsync: always (group commit), on-checkpoint, never.
+        #[arg(long, value_parser = append::parse_fsync)]
+        fsync: Option<audit_chain::FsyncPolicy>,
+        /// A configuration file (audit.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Append one signed checkpoint for every stream with records not yet
+    /// covered, and print them.
+    Checkpoint {
+        /// The WAL directory.
+        #[arg(long)]
+        wal: PathBuf,
+        /// The PKCS#8 PEM secret key to sign with.
+        #[arg(long)]
+        key: PathBuf,
+        /// Print the stored lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an export bundle of one stream, covering whole checkpoints.
+    Export {
+        /// The WAL directory.
+        #[arg(long)]
+        wal: PathBuf,
+        /// The writer.
+        #[arg(long)]
+        writer: String,
+        /// The stream.
+        #[arg(long)]
+        stream: String,
+        /// The bundle directory (must not exist, or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// First seq (the start of a checkpoint).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last seq (the end of a checkpoint).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a WAL directory or a bundle: every record, link, checkpoint
+    /// root, checkpoint chain and signature.
+    Verify {
+        /// A WAL directory or a bundle.
+        path: PathBuf,
+        /// A trusted public key: a file (SPKI PEM or hex) or 64 hex inline.
+        #[arg(long)]
+        trust: Vec<String>,
+        /// Distinct trusted keys that must sign each checkpoint.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+        min_sigs: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print records as JSON Lines (with self_hash), each verified as read.
+    Cat {
+        /// A WAL directory or a bundle.
+        path: PathBuf,
+        /// Only this stream.
+        #[arg(long)]
+        stream: Option<String>,
+        /// From this seq.
+        #[arg(long)]
+        from: Option<u64>,
+        /// To this seq.
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Print an inclusion proof (--seq) or a consistency proof
+    /// (--consistency A B) of a stream as JSON.
+    Prove {
+        /// A WAL directory.
+        path: PathBuf,
+        /// The stream.
+        #[arg(long)]
+        stream: String,
+        /// The record to prove.
+        #[arg(long, conflicts_with = "consistency")]
+        seq: Option<u64>,
+        /// The checkpoint (by its end seq) to prove against; default the latest.
+        #[arg(long, requires = "seq")]
+        checkpoint: Option<u64>,
+        /// Two checkpoints (by end seq) to prove consistent.
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        consistency: Option<Vec<u64>>,
+        /// The writer, when the stream has several.
+        #[arg(long)]
+        writer: Option<String>,
+    },
+    /// Check a proof file offline against its signed checkpoint(s).
+    VerifyProof {
+        /// The proof file.
+        proof: PathBuf,
+        /// A trusted public key: a file (SPKI PEM or hex) or 64 hex inline.
+        #[arg(long, required = true)]
+        trust: Vec<String>,
+        /// Distinct trusted keys that must sign.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+        min_sigs: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The quick start: a key, realistic events in a WAL, checkpoints, a
+    /// bundle, verification, proofs and a caught tamper, with timings.
     Demo {
+        /// Where to put everything (made if missing; a non-empty directory
+        /// the demo did not make is refused).
+        #[arg(long, default_value = "audit-demo")]
+        dir: PathBuf,
         /// How many events.
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         records: u64,
@@ -83,8 +261,77 @@ pub fn run(cli: Cli) -> Exit {
     let mut out = stdout.lock();
     let mut err = stderr.lock();
     let exit = match cli.command {
+        Command::Keygen {
+            out: key,
+            public,
+            json,
+        } => keys::keygen(&key, public.as_deref(), json, &mut out, &mut err),
+        Command::Pubkey { key, json } => keys::pubkey(&key, json, &mut out, &mut err),
         Command::Canon { json } => run_canon(&mut std::io::stdin().lock(), &mut out, &mut err, json),
-        Command::Demo { records } => run_demo(records, &mut out, &mut err),
+        Command::Append {
+            wal,
+            writer,
+            fsync,
+            config,
+        } => append::run(
+            &wal,
+            &writer,
+            fsync,
+            config.as_deref(),
+            &mut std::io::stdin().lock(),
+            &mut out,
+            &mut err,
+        ),
+        Command::Checkpoint { wal, key, json } => {
+            checkpoint::checkpoint(&wal, &key, json, &mut out, &mut err)
+        }
+        Command::Export {
+            wal,
+            writer,
+            stream,
+            out: bundle,
+            from,
+            to,
+            json,
+        } => checkpoint::export(
+            &wal, &writer, &stream, &bundle, from, to, json, &mut out, &mut err,
+        ),
+        Command::Verify {
+            path,
+            trust,
+            min_sigs,
+            json,
+        } => verify::verify(&path, &trust, min_sigs as usize, json, &mut out, &mut err),
+        Command::Cat {
+            path,
+            stream,
+            from,
+            to,
+        } => verify::cat(&path, stream.as_deref(), from, to, &mut out, &mut err),
+        Command::Prove {
+            path,
+            stream,
+            seq,
+            checkpoint,
+            consistency,
+            writer,
+        } => prove::prove(
+            &path,
+            &stream,
+            seq,
+            checkpoint,
+            consistency.and_then(|v| Some((*v.first()?, *v.get(1)?))),
+            writer.as_deref(),
+            &mut out,
+            &mut err,
+        ),
+        Command::VerifyProof {
+            proof,
+            trust,
+            min_sigs,
+            json,
+        } => prove::verify_proof_file(&proof, &trust, min_sigs as usize, json, &mut out, &mut err),
+        Command::Demo { dir, records } => run_demo(&dir, records, &mut out, &mut err),
     };
     let _ = out.flush();
     exit

@@ -110,20 +110,65 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn demo_runs_every_step_and_catches_the_tamper() {
-    let out = auditctl(&["demo", "--records", "3000"], b"");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    let d = dir.to_str().expect("path");
+    let out = auditctl(&["demo", "--dir", d, "--records", "3000"], b"");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let s = text(&out.stdout);
     for step in [
-        "  1. generated 3000",
-        "  2. emitted 3000 records",
-        "  3. checkpoint",
-        "  4. verified 3000 records",
-        "  5. proved",
-        "  6. proved",
-        "  7. tampered",
+        "  1. made an Ed25519 key",
+        "  2. generated 3000",
+        "  3. appended 3000 records",
+        "  4. reopened the WAL: 3000 records",
+        "  5. exported stream gateway",
+        "  6. verified the WAL offline",
+        "  7. verified the bundle",
+        "  8. proved stream gateway",
+        "  9. proved the signed tree",
+        " 10. changed one byte",
     ] {
         assert!(s.contains(step), "missing {step:?} in:\n{s}");
     }
-    assert!(s.contains("rejected"), "the tamper must be rejected:\n{s}");
-    assert!(!s.contains("NOT DETECTED"));
+    assert!(
+        s.contains("rejected, exit 1"),
+        "the tamper must be rejected:\n{s}"
+    );
+    assert!(!s.contains("NOT DETECTED") && !s.contains("FAILED"));
+    // What it left behind verifies with auditctl itself.
+    let pubkey = dir.join("demo-key.pub.pem");
+    let v = auditctl(
+        &[
+            "verify",
+            dir.join("wal").to_str().expect("p"),
+            "--trust",
+            pubkey.to_str().expect("p"),
+        ],
+        b"",
+    );
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v.stderr));
+    // Rerunning in its own directory is fine; a foreign non-empty one is refused.
+    assert_eq!(
+        auditctl(&["demo", "--dir", d, "--records", "100"], b"")
+            .status
+            .code(),
+        Some(0)
+    );
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("precious.txt"), b"keep").expect("write");
+    let refused = auditctl(
+        &["demo", "--dir", foreign.to_str().expect("p"), "--records", "100"],
+        b"",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("not empty"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(
+        std::fs::read(foreign.join("precious.txt")).expect("read"),
+        b"keep"
+    );
 }

@@ -212,12 +212,12 @@ pub fn export_bundle(
     // The frontier of the tree of size from - 1, and the records, verified on read.
     let mut frontier = Frontier::new();
     if from > 1 {
-        for r in wal.read(&req.writer_id, &req.stream, 1..=from - 1)? {
+        for r in wal.read_raw(&req.writer_id, &req.stream, 1..=from - 1)? {
             // Cannot fail below u64::MAX leaves.
-            let _ = frontier.push(leaf_hash(r.self_hash()));
+            let _ = frontier.push(leaf_hash(&r.self_hash));
         }
     }
-    let records = wal.read(&req.writer_id, &req.stream, from..=to)?;
+    let records = wal.read_raw(&req.writer_id, &req.stream, from..=to)?;
 
     // Everything goes into a sibling temporary directory first.
     let parent = out
@@ -260,7 +260,7 @@ pub fn export_bundle(
                 buf.extend_from_slice(&encode_header(number));
             }
             let before = buf.len();
-            encode_frame(&mut buf, 1, r.record().seq(), r.canonical(), r.self_hash())
+            encode_frame(&mut buf, 1, r.seq, &r.canonical, &r.self_hash)
                 .map_err(|e| io(&tmp, "encode")(std::io::Error::other(e)))?;
             count += 1;
             if buf.len() >= MAX_FILE_BYTES && before > audit_verify::SEGMENT_HEADER_LEN {

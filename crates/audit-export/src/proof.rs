@@ -103,10 +103,13 @@ pub fn read_stream_dir(
         let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
         scan_segment(&bytes, *n, *n == last, &mut chains, &Limits::default(), |f, l| {
             if l.stream == stream && writer_id.is_none_or(|w| w == l.writer_id) {
-                by_writer.entry(l.writer_id.to_string()).or_default().push(StreamRecord {
-                    canonical: f.canonical.to_vec(),
-                    self_hash: l.self_hash,
-                });
+                by_writer
+                    .entry(l.writer_id.to_string())
+                    .or_default()
+                    .push(StreamRecord {
+                        canonical: f.canonical.to_vec(),
+                        self_hash: l.self_hash,
+                    });
             }
         })
         .map_err(|e| bad(path, e.to_string()))?;
@@ -143,11 +146,19 @@ pub fn inclusion_proof_of(
         end: checkpoint_end.unwrap_or(0),
     })?;
     let size = cp.body.end_seq();
-    let not_covered = || ProveError::NotCovered { stream: stream.to_owned(), seq, size };
+    let not_covered = || ProveError::NotCovered {
+        stream: stream.to_owned(),
+        seq,
+        size,
+    };
     if seq == 0 || seq > size || records.len() < size as usize {
         return Err(not_covered());
     }
-    let leaves: Vec<Digest> = records.iter().take(size as usize).map(|r| leaf_hash(&r.self_hash)).collect();
+    let leaves: Vec<Digest> = records
+        .iter()
+        .take(size as usize)
+        .map(|r| leaf_hash(&r.self_hash))
+        .collect();
     let path = inclusion_path(&Blake3Tree, &leaves, seq - 1).map_err(|_| not_covered())?;
     let r = records.get(seq as usize - 1).ok_or_else(not_covered)?;
     let canonical = String::from_utf8_lossy(&r.canonical);
@@ -170,20 +181,37 @@ pub fn consistency_proof_of(
     new_end: u64,
 ) -> Result<String, ProveError> {
     if old_end > new_end {
-        return Err(ProveError::Order { old: old_end, new: new_end });
+        return Err(ProveError::Order {
+            old: old_end,
+            new: new_end,
+        });
     }
     let find = |e: u64| {
-        checkpoints.iter().find(|c| c.body.end_seq() == e).ok_or(ProveError::NoCheckpoint {
-            stream: stream.to_owned(),
-            end: e,
-        })
+        checkpoints
+            .iter()
+            .find(|c| c.body.end_seq() == e)
+            .ok_or(ProveError::NoCheckpoint {
+                stream: stream.to_owned(),
+                end: e,
+            })
     };
     let (old, new) = (find(old_end)?, find(new_end)?);
     if records.len() < new_end as usize {
-        return Err(ProveError::NotCovered { stream: stream.to_owned(), seq: new_end, size: records.len() as u64 });
+        return Err(ProveError::NotCovered {
+            stream: stream.to_owned(),
+            seq: new_end,
+            size: records.len() as u64,
+        });
     }
-    let leaves: Vec<Digest> = records.iter().take(new_end as usize).map(|r| leaf_hash(&r.self_hash)).collect();
-    let path = consistency_path(&Blake3Tree, &leaves, old_end).map_err(|_| ProveError::Order { old: old_end, new: new_end })?;
+    let leaves: Vec<Digest> = records
+        .iter()
+        .take(new_end as usize)
+        .map(|r| leaf_hash(&r.self_hash))
+        .collect();
+    let path = consistency_path(&Blake3Tree, &leaves, old_end).map_err(|_| ProveError::Order {
+        old: old_end,
+        new: new_end,
+    })?;
     Ok(format!(
         "{{\"type\":\"consistency\",\"old\":{},\"new\":{},\"path\":{}}}",
         old.to_line(),
@@ -192,7 +220,11 @@ pub fn consistency_proof_of(
     ))
 }
 
-fn stream_of(wal: &WalSink, writer_id: &str, stream: &str) -> Result<(Vec<StreamRecord>, Vec<SignedCheckpoint>), ProveError> {
+fn stream_of(
+    wal: &WalSink,
+    writer_id: &str,
+    stream: &str,
+) -> Result<(Vec<StreamRecord>, Vec<SignedCheckpoint>), ProveError> {
     let cps = stream_checkpoints(&wal.dir().join(audit_verify::CHECKPOINTS_FILE), writer_id, stream)?;
     let n = cps.last().map_or(0, |c| c.body.end_seq());
     let records = if n == 0 {
@@ -200,7 +232,10 @@ fn stream_of(wal: &WalSink, writer_id: &str, stream: &str) -> Result<(Vec<Stream
     } else {
         wal.read(writer_id, stream, 1..=n)?
             .into_iter()
-            .map(|r| StreamRecord { canonical: r.canonical().to_vec(), self_hash: *r.self_hash() })
+            .map(|r| StreamRecord {
+                canonical: r.canonical().to_vec(),
+                self_hash: *r.self_hash(),
+            })
             .collect()
     };
     Ok((records, cps))

@@ -104,6 +104,10 @@ impl Failure {
                 (FailureClass::Integrity, Some(stream.clone()), Some(*seq))
             }
         };
+        // The error's text starts with its own location ("wal-000003.seg
+        // offset 96: ..."); the failure states the file and offset itself.
+        let full = e.to_string();
+        let reason = full.split_once(": ").map_or(full.clone(), |(_, r)| r.to_owned());
         Self {
             class,
             code: e.code(),
@@ -111,7 +115,7 @@ impl Failure {
             offset: Some(e.offset()),
             stream,
             seq,
-            reason: e.to_string(),
+            reason,
         }
     }
 }

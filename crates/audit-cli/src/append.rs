@@ -1,0 +1,174 @@
+//! `auditctl append`: JSON Lines events from stdin into a WAL, at full
+//! speed (group commit under `--fsync always`), each line all or nothing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use audit_canon::{ActorRef, AttrValue, SubjectRef};
+use audit_chain::{AuditConfig, AuditSink, AuditStream, Emitter, Event, FsyncPolicy};
+use audit_wal::{WalOptions, WalSink};
+use serde_json::Value;
+
+use crate::exit::Exit;
+
+/// Parses one event line: `{"stream","kind","actor","subject","reason","attrs"}`
+/// and an optional `ts_ms`; any other key is refused.
+pub(crate) fn parse_event(line: &[u8]) -> Result<Event, String> {
+    let v: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(m) = v else {
+        return Err("an event is a JSON object".into());
+    };
+    for k in m.keys() {
+        if !["stream", "kind", "actor", "subject", "reason", "attrs", "ts_ms"].contains(&k.as_str()) {
+            return Err(format!(
+                "unknown field {k:?} (v, seq, prev and self_hash are assigned)"
+            ));
+        }
+    }
+    let text = |k: &str| -> Result<String, String> {
+        match m.get(k) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(format!("{k} must be a string")),
+            None => Err(format!("{k} is missing")),
+        }
+    };
+    let actor: ActorRef = match m.get("actor") {
+        None => ActorRef::default(),
+        Some(a) => serde_json::from_value(a.clone()).map_err(|e| format!("actor: {e}"))?,
+    };
+    let subject: SubjectRef = match m.get("subject") {
+        None => SubjectRef::default(),
+        Some(s) => serde_json::from_value(s.clone()).map_err(|e| format!("subject: {e}"))?,
+    };
+    let mut attrs = BTreeMap::new();
+    match m.get("attrs") {
+        None => {}
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                attrs.insert(
+                    k.clone(),
+                    AttrValue::try_from(v).map_err(|e| format!("attrs.{k}: {e}"))?,
+                );
+            }
+        }
+        Some(_) => return Err("attrs must be an object".into()),
+    }
+    let mut ev = Event::new(text("stream")?, text("kind")?, text("reason")?)
+        .actor(actor)
+        .subject(subject);
+    ev.attrs = attrs;
+    match m.get("ts_ms") {
+        None => {}
+        Some(t) => ev = ev.ts_ms(t.as_u64().ok_or("ts_ms must be an unsigned integer")?),
+    }
+    Ok(ev)
+}
+
+/// The fsync flag's values.
+pub(crate) fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
+    match s {
+        "always" => Ok(FsyncPolicy::Always),
+        "on-checkpoint" | "on_checkpoint" => Ok(FsyncPolicy::OnCheckpoint),
+        "never" => Ok(FsyncPolicy::Never),
+        _ => Err("always, on-checkpoint or never".into()),
+    }
+}
+
+/// Runs `append`.
+pub(crate) fn run(
+    wal_dir: &Path,
+    writer: &str,
+    fsync: Option<FsyncPolicy>,
+    config: Option<&Path>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    // Defaults < the config file < RON_AUDIT_* environment < flags.
+    let cfg = match AuditConfig::load(config, std::env::vars(), &[]) {
+        Ok(c) => c,
+        Err(e) => return crate::fail(err, Exit::Usage, format_args!("configuration: {e}")),
+    };
+    let mut opts = WalOptions::from_config(&cfg);
+    if let Some(f) = fsync {
+        opts.fsync = f;
+    }
+    let (wal, _) = match WalSink::open(wal_dir, opts) {
+        Ok(w) => w,
+        Err(e) => return crate::fail(err, crate::open_exit(&e), format_args!("{e}")),
+    };
+    let wal = Arc::new(wal);
+    let emitter = match Emitter::new(writer, wal.clone(), cfg.limits().unwrap_or_default()) {
+        Ok(e) => e.with_privacy(cfg.privacy().unwrap_or_default()),
+        Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
+    };
+    let progress = std::io::stderr().is_terminal();
+    let mut n = 0u64;
+    let mut line = Vec::new();
+    let mut lineno = 0u64;
+    let mut failed = None;
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                failed = Some((Exit::Io, format!("stdin: {e}")));
+                break;
+            }
+        }
+        lineno += 1;
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let ev = match parse_event(trimmed) {
+            Ok(ev) => ev,
+            Err(e) => {
+                failed = Some((
+                    Exit::Integrity,
+                    format!("line {lineno}: {e}; nothing of it was written"),
+                ));
+                break;
+            }
+        };
+        let stream = ev.stream.clone();
+        if let Err(e) = emitter.emit(ev) {
+            let exit = match e {
+                audit_chain::EmitError::Sink(_) => Exit::Io,
+                _ => Exit::Integrity,
+            };
+            failed = Some((
+                exit,
+                format!("line {lineno} (stream {stream:?}): {e}; nothing of it was written"),
+            ));
+            break;
+        }
+        n += 1;
+        if progress && n.is_multiple_of(100_000) {
+            let _ = write!(err, "\rappended {n} records");
+        }
+    }
+    if progress && n >= 100_000 {
+        let _ = writeln!(err);
+    }
+    let closed = wal.close();
+    let _ = writeln!(out, "appended {n} records to {}", wal_dir.display());
+    for (w, s) in wal.streams() {
+        if w != emitter.writer_id() {
+            continue;
+        }
+        if let Some(st) = wal.chain_state(&w, &s) {
+            let _ = writeln!(out, "  {s:<16} last seq {:<8} head {}", st.seq(), st.head());
+        }
+    }
+    if let Some((exit, msg)) = failed {
+        return crate::fail(err, exit, format_args!("{msg}"));
+    }
+    if let Err(e) = closed {
+        return crate::fail(err, Exit::Io, format_args!("closing the WAL: {e}"));
+    }
+    Exit::Ok
+}

@@ -1,0 +1,134 @@
+//! `auditctl checkpoint` and `auditctl export`.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use audit_chain::{AuditSink, FsyncPolicy};
+use audit_export::{BundleRequest, Cadence, Checkpointer, Ed25519Signer, Signer, export_bundle};
+use audit_wal::{WalOptions, WalSink};
+
+use crate::exit::Exit;
+
+fn open_wal(dir: &Path, err: &mut dyn Write) -> Result<Arc<WalSink>, Exit> {
+    if !dir.join(audit_verify::segment_file_name(1)).exists() {
+        return Err(crate::fail(
+            err,
+            Exit::Structure,
+            format_args!("{} is not a WAL directory (no wal-000001.seg)", dir.display()),
+        ));
+    }
+    let opts = WalOptions {
+        rotate_bytes: 128 << 20,
+        fsync: FsyncPolicy::OnCheckpoint,
+    };
+    match WalSink::open(dir, opts) {
+        Ok((w, _)) => Ok(Arc::new(w)),
+        Err(e) => Err(crate::fail(err, crate::open_exit(&e), format_args!("{e}"))),
+    }
+}
+
+/// `checkpoint --wal DIR --key KEY.pem`.
+pub(crate) fn checkpoint(
+    dir: &Path,
+    key: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let signer: Arc<dyn Signer> = match Ed25519Signer::load(key) {
+        Ok(k) => Arc::new(k),
+        Err(e) => return crate::fail(err, Exit::Usage, format_args!("{e}")),
+    };
+    let wal = match open_wal(dir, err) {
+        Ok(w) => w,
+        Err(x) => return x,
+    };
+    let cp = match Checkpointer::open(wal.clone(), vec![signer], Cadence::default()) {
+        Ok((c, _)) => c,
+        Err(e) => return crate::fail(err, Exit::Integrity, format_args!("{e}")),
+    };
+    let made = match cp.checkpoint_all(crate::now_ms()) {
+        Ok(m) => m,
+        Err(e) => return crate::fail(err, Exit::Io, format_args!("{e}")),
+    };
+    for c in &made {
+        let _ = if json {
+            writeln!(out, "{}", c.to_line())
+        } else {
+            writeln!(
+                out,
+                "{} {} seq {}..={} root {}",
+                c.body.writer_id(),
+                c.body.stream(),
+                c.body.start_seq(),
+                c.body.end_seq(),
+                c.body.root()
+            )
+        };
+    }
+    if made.is_empty() && !json {
+        let _ = writeln!(out, "every stream is already covered by a checkpoint");
+    }
+    match wal.close() {
+        Ok(()) => Exit::Ok,
+        Err(e) => crate::fail(err, Exit::Io, format_args!("closing the WAL: {e}")),
+    }
+}
+
+/// `export --wal DIR --writer ID --stream S --out BUNDLE [--from] [--to]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn export(
+    dir: &Path,
+    writer: &str,
+    stream: &str,
+    bundle: &Path,
+    from: Option<u64>,
+    to: Option<u64>,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let wal = match open_wal(dir, err) {
+        Ok(w) => w,
+        Err(x) => return x,
+    };
+    let req = BundleRequest {
+        writer_id: writer.to_owned(),
+        stream: stream.to_owned(),
+        from,
+        to,
+    };
+    match export_bundle(&wal, &req, bundle, crate::now_ms()) {
+        Ok(s) => {
+            let _ = if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"bundle": s.dir, "range": [s.range.0, s.range.1], "records": s.records, "checkpoints": s.checkpoints, "files": s.files})
+                )
+            } else {
+                writeln!(
+                    out,
+                    "exported stream {stream:?} seq {}..={} ({} records, {} checkpoints) to {}",
+                    s.range.0,
+                    s.range.1,
+                    s.records,
+                    s.checkpoints,
+                    s.dir.display()
+                )
+            };
+            Exit::Ok
+        }
+        Err(e) => {
+            let exit = match e {
+                audit_export::ExportError::Io { .. } => Exit::Io,
+                audit_export::ExportError::Read(_) | audit_export::ExportError::Checkpoints { .. } => {
+                    Exit::Integrity
+                }
+                _ => Exit::Usage,
+            };
+            crate::fail(err, exit, format_args!("{e}"))
+        }
+    }
+}

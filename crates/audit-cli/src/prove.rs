@@ -1,0 +1,138 @@
+//! `auditctl prove` and `auditctl verify-proof`.
+
+use std::io::Write;
+use std::path::Path;
+
+use audit_export::{
+    ProveError, consistency_proof_of, inclusion_proof_of, read_stream_dir, stream_checkpoints,
+};
+use audit_verify::{ProofOutcome, verify_proof};
+
+use crate::exit::Exit;
+
+fn prove_exit(e: &ProveError) -> Exit {
+    match e {
+        ProveError::Dir { .. } => Exit::Integrity,
+        ProveError::Export(_) | ProveError::Read(_) => Exit::Integrity,
+        _ => Exit::Usage,
+    }
+}
+
+/// `prove PATH --stream S (--seq N [--checkpoint END] | --consistency A B) [--writer ID]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prove(
+    path: &Path,
+    stream: &str,
+    seq: Option<u64>,
+    checkpoint: Option<u64>,
+    consistency: Option<(u64, u64)>,
+    writer: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    if path.join(audit_verify::MANIFEST_FILE).exists() {
+        return crate::fail(
+            err,
+            Exit::Usage,
+            format_args!(
+                "{} is a bundle; prove reads a WAL directory, which holds every leaf",
+                path.display()
+            ),
+        );
+    }
+    let (writer, records) = match read_stream_dir(path, writer, stream) {
+        Ok(r) => r,
+        Err(e) => return crate::fail(err, prove_exit(&e), format_args!("{e}")),
+    };
+    let cps = match stream_checkpoints(&path.join(audit_verify::CHECKPOINTS_FILE), &writer, stream) {
+        Ok(c) => c,
+        Err(e) => return crate::fail(err, Exit::Integrity, format_args!("{e}")),
+    };
+    let proof = match (seq, consistency) {
+        (Some(n), None) => inclusion_proof_of(&records, &cps, stream, n, checkpoint),
+        (None, Some((a, b))) => consistency_proof_of(&records, &cps, stream, a, b),
+        _ => {
+            return crate::fail(
+                err,
+                Exit::Usage,
+                format_args!("give --seq N or --consistency A B"),
+            );
+        }
+    };
+    match proof {
+        Ok(p) => {
+            let _ = writeln!(out, "{p}");
+            Exit::Ok
+        }
+        Err(e) => crate::fail(err, prove_exit(&e), format_args!("{e}")),
+    }
+}
+
+/// `verify-proof PROOF.json --trust PUB`.
+pub(crate) fn verify_proof_file(
+    path: &Path,
+    trust: &[String],
+    min_sigs: usize,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let trust = match crate::verify::trust_set(trust, min_sigs, err) {
+        Ok(t) => t,
+        Err(x) => return x,
+    };
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", path.display())),
+    };
+    match verify_proof(text.trim_ascii(), &trust) {
+        Ok(ProofOutcome::Inclusion {
+            stream,
+            seq,
+            self_hash,
+            tree_size,
+            kids,
+        }) => {
+            let _ = if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"ok": true, "type": "inclusion", "stream": stream, "seq": seq, "self_hash": self_hash.to_string(), "tree_size": tree_size, "kids": kids})
+                )
+            } else {
+                writeln!(
+                    out,
+                    "verified: stream {stream:?} seq {seq} ({self_hash}) is in the signed tree of {tree_size} records (signed by {})",
+                    kids.join(", ")
+                )
+            };
+            Exit::Ok
+        }
+        Ok(ProofOutcome::Consistency {
+            stream,
+            old_size,
+            new_size,
+            kids,
+        }) => {
+            let _ = if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"ok": true, "type": "consistency", "stream": stream, "old_size": old_size, "new_size": new_size, "kids": kids})
+                )
+            } else {
+                writeln!(
+                    out,
+                    "verified: stream {stream:?}: the signed tree of {old_size} records is a prefix of the signed tree of {new_size} (signed by {})",
+                    kids.join(", ")
+                )
+            };
+            Exit::Ok
+        }
+        Err(e) => crate::fail(
+            err,
+            crate::verify::class_exit(e.class()),
+            format_args!("{}: {e}", path.display()),
+        ),
+    }
+}

@@ -1,0 +1,447 @@
+//! Every command of CLI-v1.md end to end in a temporary directory: its
+//! output, and its exit code for success and for each failure class.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn auditctl(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn auditctl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+#[track_caller]
+fn exits(o: &Output, code: i32) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let e = text(&o.stderr);
+    assert_eq!(e.lines().count(), 1, "one sentence on stderr: {e}");
+    e
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+const EVENTS: &str = r#"{"stream":"ingress","kind":"GetServed","actor":{"anon":true},"subject":{"name":"a"},"reason":"ok","attrs":{"status":200,"bytes":512}}
+{"stream":"policy","kind":"PolicyChanged","actor":{"passport_id":"p-1"},"subject":{},"reason":"ok","attrs":{"rule":"r1"},"ts_ms":1730246400000}
+{"stream":"ingress","kind":"GetServed","reason":"ok","attrs":{"status":404}}
+{"stream":"ingress","kind":"QuotaReject","reason":"audit_backpressure","attrs":{}}
+"#;
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    wal: PathBuf,
+    key: PathBuf,
+    public: PathBuf,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().to_path_buf();
+    let e = Env {
+        wal: root.join("wal"),
+        key: root.join("key.pem"),
+        public: root.join("pub.pem"),
+        root,
+        _tmp: tmp,
+    };
+    ok(&auditctl(
+        &["keygen", "--out", p(&e.key), "--pub", p(&e.public)],
+        b"",
+    ));
+    ok(&auditctl(
+        &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
+        EVENTS.as_bytes(),
+    ));
+    ok(&auditctl(
+        &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
+        b"",
+    ));
+    e
+}
+
+#[test]
+fn keygen_and_pubkey_agree_and_never_overwrite() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = tmp.path().join("k.pem");
+    let out = ok(&auditctl(&["keygen", "--out", p(&key), "--json"], b""));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let kid = v["kid"].as_str().expect("kid").to_owned();
+    assert_eq!(kid.len(), 32);
+    let again = auditctl(&["keygen", "--out", p(&key)], b"");
+    assert!(exits(&again, 2).contains("refusing to overwrite"));
+    let shown = ok(&auditctl(&["pubkey", p(&key)], b""));
+    assert!(shown.contains(&format!("kid {kid}")), "{shown}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).expect("stat").permissions().mode() & 0o777,
+        0o600
+    );
+    // An openssl-made key works too.
+    let ossl = tmp.path().join("o.pem");
+    let made = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out", p(&ossl)])
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    assert!(ok(&auditctl(&["pubkey", p(&ossl)], b"")).starts_with("kid "));
+    exits(&auditctl(&["pubkey", p(&tmp.path().join("missing.pem"))], b""), 5);
+}
+
+#[test]
+fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = tmp.path().join("wal");
+    let input = format!(
+        "{}{}\n{}",
+        EVENTS.lines().next().expect("line"),
+        "",
+        "{\"stream\":\"ingress\",\"kind\":\"K\",\"reason\":\"ok\",\"attrs\":{\"x\":1.5}}\n"
+    );
+    let o = auditctl(
+        &[
+            "append",
+            "--wal",
+            p(&wal),
+            "--writer",
+            "svc@1",
+            "--fsync",
+            "always",
+        ],
+        input.as_bytes(),
+    );
+    let e = exits(&o, 1);
+    assert!(
+        e.contains("line 2") && e.contains("nothing of it was written"),
+        "{e}"
+    );
+    assert!(
+        text(&o.stdout).contains("appended 1 records"),
+        "{}",
+        text(&o.stdout)
+    );
+    let lines = ok(&auditctl(&["cat", p(&wal)], b""));
+    assert_eq!(lines.lines().count(), 1);
+    let unknown = auditctl(
+        &["append", "--wal", p(&wal), "--writer", "svc@1"],
+        b"{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"ok\",\"seq\":9}\n",
+    );
+    assert!(exits(&unknown, 1).contains("unknown field \"seq\""));
+    assert_eq!(
+        auditctl(
+            &[
+                "append",
+                "--wal",
+                p(&wal),
+                "--writer",
+                "svc@1",
+                "--fsync",
+                "sometimes"
+            ],
+            b""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    // Appending again continues the chains.
+    ok(&auditctl(
+        &["append", "--wal", p(&wal), "--writer", "svc@1"],
+        EVENTS.as_bytes(),
+    ));
+    let all = ok(&auditctl(&["cat", p(&wal), "--stream", "ingress"], b""));
+    let seqs: Vec<u64> = all
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["seq"]
+                .as_u64()
+                .expect("seq")
+        })
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn checkpoint_verify_and_the_exit_codes_of_verify() {
+    let e = env();
+    let out = ok(&auditctl(&["verify", p(&e.wal), "--trust", p(&e.public)], b""));
+    assert!(
+        out.contains("svc@1 ingress: 3 records, seq 1..=3") && out.contains("1 checkpoints verified"),
+        "{out}"
+    );
+    let json = ok(&auditctl(
+        &["verify", p(&e.wal), "--trust", p(&e.public), "--json"],
+        b"",
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!((v["ok"].as_bool(), v["records"].as_u64()), (Some(true), Some(4)));
+    // Nothing new: no checkpoint.
+    assert!(
+        ok(&auditctl(
+            &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
+            b""
+        ))
+        .contains("already covered")
+    );
+    // Unchecked without keys.
+    assert!(ok(&auditctl(&["verify", p(&e.wal)], b"")).contains("signatures: unchecked"));
+    // Another key: trust failure (3).
+    let other = e.root.join("other.pem");
+    let hex = ok(&auditctl(&["keygen", "--out", p(&other)], b""))
+        .lines()
+        .nth(1)
+        .expect("pub line")
+        .split(' ')
+        .nth(1)
+        .expect("hex")
+        .to_owned();
+    exits(&auditctl(&["verify", p(&e.wal), "--trust", &hex], b""), 3);
+    exits(
+        &auditctl(
+            &[
+                "verify",
+                p(&e.wal),
+                "--trust",
+                p(&e.public),
+                "--trust",
+                &hex,
+                "--min-sigs",
+                "2",
+            ],
+            b"",
+        ),
+        3,
+    );
+    // A flipped byte in a record: integrity (1), naming file and offset.
+    let seg = e.wal.join("wal-000001.seg");
+    let mut b = std::fs::read(&seg).expect("read");
+    let at = b
+        .windows(10)
+        .position(|w| w == b"\"name\":\"a\"")
+        .expect("subject")
+        + 8;
+    b[at] = b'b';
+    std::fs::write(&seg, &b).expect("write");
+    let err = exits(&auditctl(&["verify", p(&e.wal), "--trust", p(&e.public)], b""), 1);
+    assert!(err.contains("wal-000001.seg at offset 32"), "{err}");
+    // cat stops at the failure with the verifier's code.
+    exits(&auditctl(&["cat", p(&e.wal)], b""), 1);
+    // A missing segment: structure (4). Usage (2) and I/O-ish paths.
+    std::fs::rename(&seg, e.root.join("moved.seg")).expect("mv");
+    std::fs::write(e.wal.join("wal-000002.seg"), b"").expect("touch");
+    exits(&auditctl(&["verify", p(&e.wal)], b""), 4);
+    exits(&auditctl(&["verify", p(&e.root.join("nope"))], b""), 4);
+    exits(&auditctl(&["verify", p(&e.wal), "--trust", "zz"], b""), 2);
+    assert_eq!(auditctl(&["verify"], b"").status.code(), Some(2));
+}
+
+#[test]
+fn export_cat_prove_and_verify_proof() {
+    let e = env();
+    let bundle = e.root.join("bundle");
+    let out = ok(&auditctl(
+        &[
+            "export",
+            "--wal",
+            p(&e.wal),
+            "--writer",
+            "svc@1",
+            "--stream",
+            "ingress",
+            "--out",
+            p(&bundle),
+        ],
+        b"",
+    ));
+    assert!(out.contains("seq 1..=3"), "{out}");
+    assert!(
+        ok(&auditctl(&["verify", p(&bundle), "--trust", p(&e.public)], b"")).contains("verified: 3 records")
+    );
+    let again = auditctl(
+        &[
+            "export",
+            "--wal",
+            p(&e.wal),
+            "--writer",
+            "svc@1",
+            "--stream",
+            "ingress",
+            "--out",
+            p(&bundle),
+        ],
+        b"",
+    );
+    assert!(exits(&again, 2).contains("not empty"));
+    exits(
+        &auditctl(
+            &[
+                "export",
+                "--wal",
+                p(&e.wal),
+                "--writer",
+                "svc@1",
+                "--stream",
+                "ingress",
+                "--out",
+                p(&e.root.join("b2")),
+                "--from",
+                "2",
+            ],
+            b"",
+        ),
+        2,
+    );
+    // cat: JSON Lines with self_hash that auditctl canon agrees with.
+    let lines = ok(&auditctl(&["cat", p(&bundle)], b""));
+    for l in lines.lines() {
+        let c = ok(&auditctl(&["canon"], l.as_bytes()));
+        let v: serde_json::Value = serde_json::from_str(l).expect("json");
+        assert_eq!(c.lines().nth(1), v["self_hash"].as_str(), "{l}");
+    }
+    assert_eq!(
+        ok(&auditctl(
+            &[
+                "cat",
+                p(&e.wal),
+                "--stream",
+                "ingress",
+                "--from",
+                "2",
+                "--to",
+                "2"
+            ],
+            b""
+        ))
+        .lines()
+        .count(),
+        1
+    );
+    // Proofs.
+    let proof = ok(&auditctl(
+        &["prove", p(&e.wal), "--stream", "ingress", "--seq", "2"],
+        b"",
+    ));
+    let pf = e.root.join("proof.json");
+    std::fs::write(&pf, &proof).expect("write");
+    assert!(ok(&auditctl(&["verify-proof", p(&pf), "--trust", p(&e.public)], b"")).contains("seq 2"));
+    std::fs::write(&pf, proof.replace("\"leaf_index\":1", "\"leaf_index\":0")).expect("write");
+    exits(
+        &auditctl(&["verify-proof", p(&pf), "--trust", p(&e.public)], b""),
+        1,
+    );
+    ok(&auditctl(
+        &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
+        EVENTS.as_bytes(),
+    ));
+    ok(&auditctl(
+        &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
+        b"",
+    ));
+    let c = ok(&auditctl(
+        &[
+            "prove",
+            p(&e.wal),
+            "--stream",
+            "ingress",
+            "--consistency",
+            "3",
+            "6",
+        ],
+        b"",
+    ));
+    std::fs::write(&pf, &c).expect("write");
+    assert!(
+        ok(&auditctl(
+            &["verify-proof", p(&pf), "--trust", p(&e.public), "--json"],
+            b""
+        ))
+        .contains("\"consistency\"")
+    );
+    exits(
+        &auditctl(&["prove", p(&e.wal), "--stream", "ingress", "--seq", "99"], b""),
+        2,
+    );
+    assert_eq!(
+        auditctl(&["verify-proof", p(&pf)], b"").status.code(),
+        Some(2),
+        "--trust is required"
+    );
+}
+
+#[test]
+fn help_and_error_text_are_stable() {
+    let help = ok(&auditctl(&["--help"], b""));
+    insta::assert_snapshot!(help, @r"
+    auditctl: the ron-audit command line for operators and auditors
+
+    Usage: auditctl <COMMAND>
+
+    Commands:
+      keygen        Make a new Ed25519 secret key (PKCS#8 PEM, mode 0600, never overwrites); print its kid and public key
+      pubkey        Print the kid and public key of a secret key file (openssl's too)
+      canon         Read one record (JSON, with or without self_hash) on stdin; print its canonical bytes and its self_hash
+      append        Append events (JSON Lines on stdin) to a WAL; a bad line is rejected with its number and the lines before it stay appended
+      checkpoint    Append one signed checkpoint for every stream with records not yet covered, and print them
+      export        Write an export bundle of one stream, covering whole checkpoints
+      verify        Verify a WAL directory or a bundle: every record, link, checkpoint root, checkpoint chain and signature
+      cat           Print records as JSON Lines (with self_hash), each verified as read
+      prove         Print an inclusion proof (--seq) or a consistency proof (--consistency A B) of a stream as JSON
+      verify-proof  Check a proof file offline against its signed checkpoint(s)
+      demo          The quick start: a key, realistic events in a WAL, checkpoints, a bundle, verification, proofs and a caught tamper, with timings
+      help          Print this message or the help of the given subcommand(s)
+
+    Options:
+      -h, --help     Print help
+      -V, --version  Print version
+    ");
+    let e = exits(&auditctl(&["verify", "/nonexistent-dir"], b""), 4);
+    insta::assert_snapshot!(e, @"auditctl: /nonexistent-dir is not a directory (a WAL directory or a bundle)");
+    for cmd in [
+        "keygen",
+        "pubkey",
+        "canon",
+        "append",
+        "checkpoint",
+        "export",
+        "verify",
+        "cat",
+        "prove",
+        "verify-proof",
+        "demo",
+    ] {
+        let h = ok(&auditctl(&[cmd, "--help"], b""));
+        assert!(
+            h.starts_with(char::is_alphabetic) && h.contains("Usage: auditctl"),
+            "{cmd}: {h}"
+        );
+    }
+}
