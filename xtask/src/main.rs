@@ -1,7 +1,9 @@
 //! `cargo xtask`: project automation (rust-analyzer style). Commands:
-//! `vectors [--check]` regenerates or checks `vectors/`.
+//! `vectors [--check]` regenerates or checks `vectors/`; `public-api
+//! [--check]` regenerates or checks the API snapshots in `public-api/`.
 
 mod bundle;
+mod public_api;
 mod reference;
 mod vectors;
 mod wal;
@@ -15,8 +17,10 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["vectors"] => vectors::run(&root(), false),
         ["vectors", "--check"] => vectors::run(&root(), true),
+        ["public-api"] => public_api::run(&root(), false),
+        ["public-api", "--check"] => public_api::run(&root(), true),
         _ => {
-            eprintln!("usage: cargo xtask vectors [--check]");
+            eprintln!("usage: cargo xtask vectors [--check] | cargo xtask public-api [--check]");
             return ExitCode::from(2);
         }
     };
