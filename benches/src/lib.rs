@@ -1,44 +1,11 @@
 //! Helpers for the criterion benches: the plain-serde floor record and the
 //! same-run ratio report read from criterion's estimates.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use audit_canon::{AttrValue, AuditRecord, PrevHash};
+use audit_canon::{AuditRecord, PrevHash};
 
-/// A record as a plain `#[derive(Serialize)]` struct: what a team would
-/// write without a canonical layer, and so the floor our writer is judged by.
-#[derive(Debug, serde::Serialize)]
-pub struct Floor {
-    v: u64,
-    ts_ms: u64,
-    writer_id: String,
-    seq: u64,
-    stream: String,
-    kind: String,
-    actor: audit_canon::ActorRef,
-    subject: audit_canon::SubjectRef,
-    reason: String,
-    attrs: BTreeMap<String, AttrValue>,
-    prev: String,
-}
-
-/// The floor twin of a record.
-pub fn floor_of(r: &AuditRecord) -> Floor {
-    Floor {
-        v: r.v(),
-        ts_ms: r.ts_ms(),
-        writer_id: r.writer_id().to_owned(),
-        seq: r.seq(),
-        stream: r.stream().to_owned(),
-        kind: r.kind().to_owned(),
-        actor: r.actor().clone(),
-        subject: r.subject().clone(),
-        reason: r.reason().to_owned(),
-        attrs: r.attrs().clone(),
-        prev: r.prev().to_string(),
-    }
-}
+pub use audit_cli::{Floor, floor_of};
 
 /// The record of `event` at chain position `seq`/`prev` of `writer_id`
 /// (what the emitter would build, without a sink or scrubbing).

@@ -38,10 +38,12 @@
 #![forbid(unsafe_code)]
 
 mod append;
+mod bench;
 mod canon;
 mod checkpoint;
 mod demo;
 mod exit;
+mod floor;
 mod keys;
 mod prove;
 mod verify;
@@ -50,6 +52,7 @@ mod workload;
 pub use canon::run as run_canon;
 pub use demo::{DEMO_WRITER, run as run_demo};
 pub use exit::Exit;
+pub use floor::{Floor, floor_of};
 pub use workload::{Event, STREAMS, Workload};
 
 use std::io::Write;
@@ -241,6 +244,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the pipeline, each measure beside the baseline it is judged
+    /// against in the same run; one row per measure.
+    Bench {
+        /// Realistic records to measure with (rows bound by fdatasync use
+        /// fewer and say so in their name).
+        #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1000..=10_000_000))]
+        records: u64,
+        /// Print one JSON object: machine and rows.
+        #[arg(long)]
+        json: bool,
+    },
     /// The quick start: a key, realistic events in a WAL, checkpoints, a
     /// bundle, verification, proofs and a caught tamper, with timings.
     Demo {
@@ -331,6 +345,7 @@ pub fn run(cli: Cli) -> Exit {
             min_sigs,
             json,
         } => prove::verify_proof_file(&proof, &trust, min_sigs as usize, json, &mut out, &mut err),
+        Command::Bench { records, json } => bench::run(records, json, &mut out, &mut err),
         Command::Demo { dir, records } => run_demo(&dir, records, &mut out, &mut err),
     };
     let _ = out.flush();

@@ -445,3 +445,41 @@ fn help_and_error_text_are_stable() {
         );
     }
 }
+
+#[test]
+fn bench_prints_one_row_per_measure_and_json_for_scripts() {
+    let o = auditctl(&["bench", "--records", "1000", "--json"], b"");
+    let out = ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    for k in ["cpu", "cores", "rustc", "commit"] {
+        assert!(!v["machine"][k].is_null(), "machine.{k} missing: {out}");
+    }
+    let rows = v["rows"].as_array().expect("rows");
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().expect("name")).collect();
+    for want in [
+        "canonicalize+hash vs serialize+BLAKE3",
+        "emit into RAM vs serialize+BLAKE3",
+        "emit into WAL on_checkpoint vs into RAM",
+        "WAL always, 1 producer vs raw fdatasync/rec",
+        "WAL always, 64 producers vs raw, 64/fdatasync",
+        "checkpoint over new records, beyond fsync",
+        "inclusion proofs made and checked",
+        "verify, 1 core vs BLAKE3 per record, 1 core",
+        "verify, all cores vs verify, 1 core",
+    ] {
+        assert!(names.contains(&want), "no row {want:?} in {names:?}");
+    }
+    for r in rows {
+        assert!(r["value"].as_f64().is_some_and(|x| x > 0.0), "{r}");
+        assert!(r["records"].as_u64().is_some_and(|x| x > 0), "{r}");
+        if let Some(ratio) = r["ratio"].as_f64() {
+            let want = r["value"].as_f64().expect("value") / r["baseline"].as_f64().expect("baseline");
+            assert!((ratio - want).abs() < 1e-9, "ratio is value/baseline: {r}");
+            assert!(r["pass"].is_boolean());
+        }
+    }
+    assert_eq!(
+        auditctl(&["bench", "--records", "10"], b"").status.code(),
+        Some(2)
+    );
+}

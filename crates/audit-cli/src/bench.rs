@@ -1,0 +1,556 @@
+//! `auditctl bench`: each measure of the pipeline beside the baseline that
+//! bounds it, measured one after the other in this process, so the ratios
+//! survive a noisy machine. One row per measure (CLI-v1.md, and the bench
+//! sections of the crate issues for the targets).
+
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use audit_canon::{Digest, Limits};
+use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy, RamSink, SealedRecord};
+use audit_export::{Cadence, Checkpointer, Ed25519Signer, Signer, inclusion_proof_of};
+use audit_verify::{SegmentReader, Step, TrustSet, VerifyOptions, verify_proof, verify_wal_dir};
+use audit_wal::{WalOptions, WalSink};
+use serde_json::json;
+
+use crate::exit::Exit;
+use crate::floor::floor_of;
+use crate::workload::Workload;
+
+/// One measure.
+struct Row {
+    name: &'static str,
+    /// Records the row measured with.
+    records: usize,
+    value: f64,
+    unit: &'static str,
+    baseline: Option<f64>,
+    ratio: Option<f64>,
+    target: Option<&'static str>,
+    pass: Option<bool>,
+}
+
+fn secs<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let r = f();
+    (t.elapsed().as_secs_f64(), r)
+}
+
+fn rate(n: usize, s: f64) -> f64 {
+    n as f64 / s.max(1e-9)
+}
+
+fn events(n: u64) -> Vec<Event> {
+    let mut w = Workload::new(42);
+    (0..n).map(|_| w.next_event().into_chain_event()).collect()
+}
+
+fn sealed(evs: &[Event]) -> Vec<SealedRecord> {
+    let ram = Arc::new(RamSink::new(usize::MAX, usize::MAX));
+    let e = match Emitter::new("svc-gateway@bench-1", ram.clone(), Limits::default()) {
+        Ok(e) => e.with_privacy(Privacy::off()),
+        Err(_) => return Vec::new(),
+    };
+    for ev in evs {
+        let _ = e.emit(ev.clone());
+    }
+    let mut out = Vec::new();
+    for (w, s) in audit_chain::AuditStream::streams(&*ram) {
+        out.extend(ram.read(&w, &s).unwrap_or_default());
+    }
+    out
+}
+
+fn emitter_on<S: AuditSink + audit_chain::AuditStream + 'static>(sink: Arc<S>) -> Result<Emitter, String> {
+    Emitter::new("svc-gateway@bench-1", sink, Limits::default()).map_err(|e| e.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ratio_row(
+    name: &'static str,
+    records: usize,
+    unit: &'static str,
+    ours: f64,
+    base: f64,
+    target: &'static str,
+    min: f64,
+) -> Row {
+    let ratio = ours / base.max(1e-9);
+    Row {
+        name,
+        records,
+        value: ours,
+        unit,
+        baseline: Some(base),
+        ratio: Some(ratio),
+        target: Some(target),
+        pass: Some(ratio >= min),
+    }
+}
+
+/// Runs every measure over `records` events.
+pub(crate) fn run(records: u64, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    match measure(records, json, out, err) {
+        Ok(rows) => {
+            if json {
+                let cpu = std::fs::read_to_string("/proc/cpuinfo")
+                    .ok()
+                    .and_then(|c| {
+                        c.lines()
+                            .find(|l| l.starts_with("model name"))
+                            .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+                    })
+                    .unwrap_or_else(|| "unknown".into());
+                let doc = json!({
+                    "machine": {
+                        "cpu": cpu,
+                        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+                        "rustc": env!("AUDITCTL_RUSTC"),
+                        "commit": env!("AUDITCTL_COMMIT"),
+                    },
+                    "rows": rows.iter().map(|r| json!({
+                        "name": r.name, "records": r.records, "value": r.value, "unit": r.unit, "baseline": r.baseline,
+                        "ratio": r.ratio, "target": r.target, "pass": r.pass,
+                    })).collect::<Vec<_>>(),
+                });
+                let _ = writeln!(out, "{doc}");
+            }
+            Exit::Ok
+        }
+        Err(e) => crate::fail(err, Exit::Io, format_args!("bench: {e}")),
+    }
+}
+
+fn print_row(out: &mut dyn Write, json: bool, r: &Row) {
+    if json {
+        return;
+    }
+    let opt = |v: Option<f64>| {
+        v.map_or("-".to_owned(), |x| {
+            if x >= 100.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.3}")
+            }
+        })
+    };
+    let _ = writeln!(
+        out,
+        "{:<44} {:>8} {:>12} {:<8} {:>12} {:>7} {:>8}  {}",
+        r.name,
+        r.records,
+        opt(Some(r.value)),
+        r.unit,
+        opt(r.baseline),
+        r.ratio.map_or("-".into(), |x| format!("{x:.2}")),
+        r.target.unwrap_or("-"),
+        match r.pass {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "-",
+        }
+    );
+}
+
+fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    if !json {
+        let _ = writeln!(
+            out,
+            "auditctl bench: {records} realistic records; each row beside its same-run baseline"
+        );
+        let _ = writeln!(
+            out,
+            "{:<44} {:>8} {:>12} {:<8} {:>12} {:>7} {:>8}  pass",
+            "measure", "records", "value", "unit", "baseline", "ratio", "target"
+        );
+    }
+    let push = |rows: &mut Vec<Row>, r: Row, out: &mut dyn Write| {
+        print_row(out, json, &r);
+        rows.push(r);
+    };
+    let evs = events(records);
+    let recs = sealed(&evs);
+    let n = recs.len();
+    let limits = Limits::default();
+
+    // 1. canonicalize + hash vs serialize (derived struct) + BLAKE3.
+    let typed: Vec<_> = recs.iter().map(|r| r.record().clone()).collect();
+    let floors: Vec<_> = typed.iter().map(floor_of).collect();
+    let mut buf = Vec::with_capacity(4096);
+    let (t_floor, ()) = secs(|| {
+        for f in &floors {
+            buf.clear();
+            let _ = serde_json::to_writer(&mut buf, f);
+            black_box(blake3::hash(&buf));
+        }
+    });
+    let (t_ours, ()) = secs(|| {
+        for r in &typed {
+            buf.clear();
+            let _ = r.canonical_bytes(&limits, &mut buf);
+            black_box(Digest::of(&buf));
+        }
+    });
+    push(
+        &mut rows,
+        ratio_row(
+            "canonicalize+hash vs serialize+BLAKE3",
+            n,
+            "rec/s",
+            rate(n, t_ours),
+            rate(n, t_floor),
+            ">= 0.85",
+            0.85,
+        ),
+        out,
+    );
+
+    // 2. emit into RAM vs the same floor.
+    let ram = Arc::new(RamSink::new(usize::MAX, usize::MAX));
+    let em = emitter_on(ram)?;
+    let (t_emit, ()) = secs(|| {
+        for e in evs.iter().cloned() {
+            let _ = em.emit(e);
+        }
+    });
+    push(
+        &mut rows,
+        ratio_row(
+            "emit into RAM vs serialize+BLAKE3",
+            n,
+            "ev/s",
+            rate(n, t_emit),
+            rate(n, t_floor),
+            ">= 0.75",
+            0.75,
+        ),
+        out,
+    );
+
+    // 3. emit into a WAL (on_checkpoint) vs emit into RAM.
+    let tmp = std::env::temp_dir().join(format!("auditctl-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| -> Result<(), String> {
+        let wal = Arc::new(
+            WalSink::open(
+                tmp.join("w1"),
+                WalOptions {
+                    rotate_bytes: 128 << 20,
+                    fsync: FsyncPolicy::OnCheckpoint,
+                },
+            )
+            .map_err(|e| e.to_string())?
+            .0,
+        );
+        let em = emitter_on(wal.clone())?;
+        let (t_wal, ()) = secs(|| {
+            for e in evs.iter().cloned() {
+                let _ = em.emit(e);
+            }
+        });
+        let _ = wal.close();
+        push(
+            &mut rows,
+            ratio_row(
+                "emit into WAL on_checkpoint vs into RAM",
+                n,
+                "ev/s",
+                rate(n, t_wal),
+                rate(n, t_emit),
+                ">= 0.85",
+                0.85,
+            ),
+            out,
+        );
+
+        // 4-5. WAL `always` vs raw write + fdatasync of the same frames.
+        let few = n.min(2000);
+        for (producers, per, target, min) in [
+            (1usize, few, ">= 0.90", 0.90),
+            (64, (n / 64).clamp(1, 200), ">= 0.50", 0.50),
+        ] {
+            let chains = crate_chains(producers, per);
+            let total: usize = chains.iter().map(Vec::len).sum();
+            let dir = tmp.join(format!("always-{producers}"));
+            let wal = Arc::new(
+                WalSink::open(
+                    &dir,
+                    WalOptions {
+                        rotate_bytes: 128 << 20,
+                        fsync: FsyncPolicy::Always,
+                    },
+                )
+                .map_err(|e| e.to_string())?
+                .0,
+            );
+            let (t_w, ()) = secs(|| {
+                std::thread::scope(|s| {
+                    for c in &chains {
+                        let wal = wal.clone();
+                        s.spawn(move || {
+                            for r in c {
+                                let _ = wal.append(r);
+                            }
+                        });
+                    }
+                })
+            });
+            let frames: Vec<Vec<u8>> = chains.iter().flatten().map(frame_of).collect();
+            let raw = tmp.join(format!("raw-{producers}.bin"));
+            let t_raw = raw_appends(&raw, &frames, producers)?;
+            // fdatasync-bound rows use fewer records (the `records` field).
+            let name = if producers == 1 {
+                "WAL always, 1 producer vs raw fdatasync/rec"
+            } else {
+                "WAL always, 64 producers vs raw, 64/fdatasync"
+            };
+            push(
+                &mut rows,
+                ratio_row(
+                    name,
+                    total,
+                    "rec/s",
+                    rate(total, t_w),
+                    rate(total, t_raw),
+                    target,
+                    min,
+                ),
+                out,
+            );
+        }
+
+        // 6. A checkpoint over 10,000 new records, beyond its fsync.
+        let wal = Arc::new(
+            WalSink::open(
+                tmp.join("cp"),
+                WalOptions {
+                    rotate_bytes: 128 << 20,
+                    fsync: FsyncPolicy::Never,
+                },
+            )
+            .map_err(|e| e.to_string())?
+            .0,
+        );
+        let key = Arc::new(Ed25519Signer::generate().map_err(|e| e.to_string())?);
+        let signer: Arc<dyn Signer> = key.clone();
+        let (cp, _) =
+            Checkpointer::open(wal.clone(), vec![signer], Cadence::default()).map_err(|e| e.to_string())?;
+        let em = emitter_on(wal.clone())?;
+        for e in evs.iter().take(10_000).cloned() {
+            let mut e = e;
+            e.stream = "ingress".into();
+            let _ = em.emit(e);
+        }
+        let (t_cp, _) = secs(|| cp.checkpoint_all(1));
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(cp.path())
+            .map_err(|e| e.to_string())?;
+        let (t_sync, _) = secs(|| f.sync_data());
+        let beyond = (t_cp - t_sync).max(0.0) * 1e3;
+        push(
+            &mut rows,
+            Row {
+                name: "checkpoint over new records, beyond fsync",
+                records: n.min(10_000),
+                value: beyond,
+                unit: "ms",
+                baseline: Some(t_sync * 1e3),
+                ratio: None,
+                target: Some("< 1 ms"),
+                pass: Some(beyond < 1.0),
+            },
+            out,
+        );
+
+        // 7. Verify a WAL of the records on 1 and all cores vs BLAKE3 alone.
+        let vdir = tmp.join("v");
+        {
+            let wal = Arc::new(
+                WalSink::open(
+                    &vdir,
+                    WalOptions {
+                        rotate_bytes: 64 << 20,
+                        fsync: FsyncPolicy::Never,
+                    },
+                )
+                .map_err(|e| e.to_string())?
+                .0,
+            );
+            for r in &recs {
+                let _ = wal.append(r);
+            }
+            let _ = wal.close();
+        }
+        let segs: Vec<_> = (1u64..)
+            .map(|k| (k, vdir.join(audit_verify::segment_file_name(k))))
+            .take_while(|(_, p)| p.exists())
+            .collect();
+        let (t_h1, ()) = secs(|| {
+            for (k, p) in &segs {
+                // Mapped, as the verifier reads them.
+                let Ok(f) = std::fs::File::open(p) else { continue };
+                if let Ok(b) = audit_verify::map_readonly(&f)
+                    && let Ok(mut r) = SegmentReader::new(&b, *k)
+                {
+                    while let Ok(Step::Frame(f)) = r.next_step() {
+                        black_box(blake3::hash(f.canonical));
+                    }
+                }
+            }
+        });
+        let (t_v1, rep) = secs(|| {
+            verify_wal_dir(
+                &vdir,
+                &VerifyOptions {
+                    trust: TrustSet::new(),
+                    threads: 1,
+                },
+            )
+        });
+        if rep.failure.is_some() {
+            return Err(format!("verify failed: {:?}", rep.failure));
+        }
+        let (t_vn, _) = secs(|| {
+            verify_wal_dir(
+                &vdir,
+                &VerifyOptions {
+                    trust: TrustSet::new(),
+                    threads: 0,
+                },
+            )
+        });
+        push(
+            &mut rows,
+            ratio_row(
+                "verify, 1 core vs BLAKE3 per record, 1 core",
+                n,
+                "rec/s",
+                rate(n, t_v1),
+                rate(n, t_h1),
+                ">= 0.60",
+                0.60,
+            ),
+            out,
+        );
+        push(
+            &mut rows,
+            ratio_row(
+                "verify, all cores vs verify, 1 core",
+                n,
+                "rec/s",
+                rate(n, t_vn),
+                rate(n, t_v1),
+                ">= 1.70",
+                1.70,
+            ),
+            out,
+        );
+
+        // 8. Proofs made and checked per second (leaves read once).
+        cp.checkpoint_all(2).map_err(|e| e.to_string())?;
+        let trust = TrustSet::new().with_key(key.public_key().clone());
+        let stream: Vec<audit_export::StreamRecord> = wal
+            .read_raw("svc-gateway@bench-1", "ingress", 1..=u64::MAX)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|r| audit_export::StreamRecord {
+                canonical: r.canonical,
+                self_hash: r.self_hash,
+            })
+            .collect();
+        let cps = audit_export::stream_checkpoints(cp.path(), "svc-gateway@bench-1", "ingress")
+            .map_err(|e| e.to_string())?;
+        let k = 200u64;
+        let (t_p, ok) = secs(|| {
+            (1..=k).all(|s| {
+                inclusion_proof_of(
+                    &stream,
+                    &cps,
+                    "ingress",
+                    s * 37 % stream.len().max(1) as u64 + 1,
+                    None,
+                )
+                .ok()
+                .is_some_and(|p| verify_proof(p.as_bytes(), &trust).is_ok())
+            })
+        });
+        if !ok {
+            return Err("a proof did not verify".into());
+        }
+        push(
+            &mut rows,
+            Row {
+                name: "inclusion proofs made and checked",
+                records: stream.len(),
+                value: k as f64 / t_p,
+                unit: "proofs/s",
+                baseline: None,
+                ratio: None,
+                target: None,
+                pass: None,
+            },
+            out,
+        );
+        let _ = wal.close();
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result?;
+    Ok(rows)
+}
+
+/// `per` chained, sealed records on each of `producers` streams.
+fn crate_chains(producers: usize, per: usize) -> Vec<Vec<SealedRecord>> {
+    let ram = Arc::new(RamSink::new(usize::MAX, usize::MAX));
+    let Ok(e) = emitter_on(ram.clone()) else {
+        return Vec::new();
+    };
+    let e = e.with_privacy(Privacy::off());
+    let mut w = Workload::new(11);
+    for p in 0..producers {
+        for _ in 0..per {
+            let mut ev = w.next_event().into_chain_event();
+            ev.stream = format!("p{p}");
+            let _ = e.emit(ev);
+        }
+    }
+    (0..producers)
+        .map(|p| {
+            ram.read("svc-gateway@bench-1", &format!("p{p}"))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn frame_of(r: &SealedRecord) -> Vec<u8> {
+    let mut f = Vec::with_capacity(audit_verify::FRAME_OVERHEAD + r.canonical().len());
+    let _ = audit_verify::encode_frame(&mut f, 1, r.record().seq(), r.canonical(), r.self_hash());
+    f
+}
+
+/// The frames appended to a plain file, `batch` per `write`, one
+/// `fdatasync` per write.
+fn raw_appends(path: &std::path::Path, frames: &[Vec<u8>], batch: usize) -> Result<f64, String> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let t = Instant::now();
+    for g in frames.chunks(batch.max(1)) {
+        buf.clear();
+        for fr in g {
+            buf.extend_from_slice(fr);
+        }
+        f.write_all(&buf)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = Duration::ZERO;
+    Ok(t.elapsed().as_secs_f64())
+}
