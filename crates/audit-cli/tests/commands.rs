@@ -416,6 +416,7 @@ fn help_and_error_text_are_stable() {
       cat           Print records as JSON Lines (with self_hash), each verified as read
       prove         Print an inclusion proof (--seq) or a consistency proof (--consistency A B) of a stream as JSON
       verify-proof  Check a proof file offline against its signed checkpoint(s)
+      bench         Measure the pipeline, each measure beside the baseline it is judged against in the same run; one row per measure
       demo          The quick start: a key, realistic events in a WAL, checkpoints, a bundle, verification, proofs and a caught tamper, with timings
       help          Print this message or the help of the given subcommand(s)
 
