@@ -111,34 +111,62 @@ fn check_chunk<'a>(
     (out, None)
 }
 
+/// A segment's frame boundaries, found in one cheap pass (nothing is
+/// checked but the framing): the whole frames, then a torn tail (only
+/// when allowed) or the first framing error.
+struct Walk<'a> {
+    frames: Vec<crate::frame::Frame<'a>>,
+    torn: Option<TornTail>,
+    error: Option<SegmentError>,
+}
+
+fn walk_frames(bytes: &[u8], segment: u64, allow_torn: bool) -> Walk<'_> {
+    let mut w = Walk {
+        frames: Vec::new(),
+        torn: None,
+        error: None,
+    };
+    let mut r = match SegmentReader::new(bytes, segment) {
+        Ok(r) => r,
+        Err(e) => {
+            w.error = Some(e);
+            return w;
+        }
+    };
+    loop {
+        match r.next_step() {
+            Ok(Step::Frame(f)) => w.frames.push(f),
+            Ok(Step::End) => return w,
+            Ok(Step::Torn(t)) if allow_torn => {
+                w.torn = Some(t);
+                return w;
+            }
+            Ok(Step::Torn(t)) => {
+                w.error = Some(SegmentError::Trailing {
+                    segment,
+                    offset: t.offset,
+                    len: t.len,
+                });
+                return w;
+            }
+            Err(e) => {
+                w.error = Some(e);
+                return w;
+            }
+        }
+    }
+}
+
 /// Reads one sealed segment (a bundle's): frame boundaries in one cheap
 /// pass, then every frame checked (canonical bytes, digest, fields; the
 /// Merkle leaf computed) on `threads` threads. No chain check: that needs
 /// order, and is the caller's.
 pub(crate) fn read_links(bytes: &[u8], segment: u64, threads: usize) -> SegmentRead<'_> {
-    let mut frames = Vec::new();
-    let mut walk_error = None;
-    match SegmentReader::new(bytes, segment) {
-        Err(e) => walk_error = Some(e),
-        Ok(mut r) => loop {
-            match r.next_step() {
-                Ok(Step::Frame(f)) => frames.push(f),
-                Ok(Step::End) => break,
-                Ok(Step::Torn(t)) => {
-                    walk_error = Some(SegmentError::Trailing {
-                        segment,
-                        offset: t.offset,
-                        len: t.len,
-                    });
-                    break;
-                }
-                Err(e) => {
-                    walk_error = Some(e);
-                    break;
-                }
-            }
-        },
-    }
+    let Walk {
+        frames,
+        error: walk_error,
+        ..
+    } = walk_frames(bytes, segment, false);
     // Threads only pay off for more than a few hundred frames each.
     let threads = threads.max(1).min(frames.len() / 512 + 1);
     let parts: Vec<(Vec<Link<'_>>, Option<SegmentError>)> = if threads <= 1 {
@@ -520,32 +548,11 @@ fn pipeline_segment(
     linker: &mut Linker,
 ) -> Result<Option<TornTail>, Failure> {
     let fail = |e: &SegmentError| Failure::from_segment(path.to_path_buf(), e);
-    let mut frames = Vec::new();
-    let mut torn = None;
-    let mut walk_error = None;
-    let mut r = SegmentReader::new(bytes, segment).map_err(|e| fail(&e))?;
-    loop {
-        match r.next_step() {
-            Ok(Step::Frame(f)) => frames.push(f),
-            Ok(Step::End) => break,
-            Ok(Step::Torn(t)) if allow_torn => {
-                torn = Some(t);
-                break;
-            }
-            Ok(Step::Torn(t)) => {
-                walk_error = Some(SegmentError::Trailing {
-                    segment,
-                    offset: t.offset,
-                    len: t.len,
-                });
-                break;
-            }
-            Err(e) => {
-                walk_error = Some(e);
-                break;
-            }
-        }
-    }
+    let Walk {
+        frames,
+        torn,
+        error: walk_error,
+    } = walk_frames(bytes, segment, allow_torn);
     let chunks: Vec<&[crate::frame::Frame<'_>]> = frames.chunks(CHUNK).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -3,7 +3,7 @@
 
 use std::ops::RangeInclusive;
 
-use audit_canon::{Limits, PrevHash, parse_record};
+use audit_canon::{Limits, PrevHash, RecordLink, parse_record};
 use audit_chain::SealedRecord;
 use audit_verify::{SegmentReader, Step, check_frame, segment_file_name};
 
@@ -29,12 +29,12 @@ impl WalSink {
         self.for_each_matching(|_, _, _| true, visit)
     }
 
-    /// Walks every frame, checks it, and parses into a record only those
-    /// `want(writer_id, stream, seq)` accepts (parsing is the costly part).
-    fn for_each_matching(
+    /// Walks every frame written so far in WAL order (sealed segments
+    /// mapped, the open one read up to its last written frame), checks it
+    /// ([`check_frame`]) and hands it to `visit` with its chain fields.
+    fn for_each_checked(
         &self,
-        want: impl Fn(&str, &str, u64) -> bool,
-        mut visit: impl FnMut(SealedRecord),
+        mut visit: impl FnMut(u64, &audit_verify::Frame<'_>, &RecordLink<'_>) -> Result<(), ReadError>,
     ) -> Result<(), ReadError> {
         let limits = Limits::default();
         let (last, end) = self.end();
@@ -63,22 +63,36 @@ impl WalSink {
                     }
                 };
                 let link = check_frame(&f, n, &limits)?;
-                if !want(&link.writer_id, &link.stream, link.seq) {
-                    continue;
-                }
-                // check_frame proved the bytes canonical; parsing cannot fail.
-                let parsed = parse_record(f.canonical, &limits).map_err(|e| {
-                    ReadError::from(audit_verify::SegmentError::Record {
-                        segment: n,
-                        offset: f.offset,
-                        seq: f.seq,
-                        source: e.into(),
-                    })
-                })?;
-                visit(SealedRecord::from_parsed(parsed));
+                visit(n, &f, &link)?;
             }
         }
         Ok(())
+    }
+
+    /// Walks every frame, checks it, and parses into a record only those
+    /// `want(writer_id, stream, seq)` accepts (parsing is the costly part).
+    fn for_each_matching(
+        &self,
+        want: impl Fn(&str, &str, u64) -> bool,
+        mut visit: impl FnMut(SealedRecord),
+    ) -> Result<(), ReadError> {
+        let limits = Limits::default();
+        self.for_each_checked(|n, f, link| {
+            if !want(&link.writer_id, &link.stream, link.seq) {
+                return Ok(());
+            }
+            // check_frame proved the bytes canonical; parsing cannot fail.
+            let parsed = parse_record(f.canonical, &limits).map_err(|e| {
+                ReadError::from(audit_verify::SegmentError::Record {
+                    segment: n,
+                    offset: f.offset,
+                    seq: f.seq,
+                    source: e.into(),
+                })
+            })?;
+            visit(SealedRecord::from_parsed(parsed));
+            Ok(())
+        })
     }
 
     /// Like [`WalSink::read`], but without building typed records: each
@@ -91,41 +105,24 @@ impl WalSink {
         stream: &str,
         seqs: RangeInclusive<u64>,
     ) -> Result<Vec<RawRecord>, ReadError> {
-        let limits = Limits::default();
-        let (last, end) = self.end();
         let mut out: Vec<RawRecord> = Vec::new();
-        let mut prev_ok = true;
         let mut broken = None;
-        for n in 1..=last {
-            let path = self.dir().join(segment_file_name(n));
-            let io = |source| ReadError::Io {
-                path: path.clone(),
-                source,
-            };
-            let bytes = if n < last {
-                self.fs().read_sealed(&path).map_err(io)?
-            } else {
-                FileBytes::Owned(self.fs().read_prefix(&path, end).map_err(io)?)
-            };
-            let mut reader = SegmentReader::new(bytes.as_ref(), n)?;
-            while let Step::Frame(f) = reader.next_step()? {
-                let link = check_frame(&f, n, &limits)?;
-                if link.writer_id != writer_id || link.stream != stream || !seqs.contains(&link.seq) {
-                    continue;
-                }
-                if let Some(p) = out.last() {
-                    prev_ok = p.seq + 1 == link.seq && link.prev == PrevHash::Digest(p.self_hash);
-                }
-                if !prev_ok {
-                    broken.get_or_insert(link.seq);
-                }
-                out.push(RawRecord {
-                    seq: link.seq,
-                    canonical: f.canonical.to_vec(),
-                    self_hash: link.self_hash,
-                });
+        self.for_each_checked(|_, f, link| {
+            if link.writer_id != writer_id || link.stream != stream || !seqs.contains(&link.seq) {
+                return Ok(());
             }
-        }
+            if let Some(p) = out.last()
+                && (p.seq + 1 != link.seq || link.prev != PrevHash::Digest(p.self_hash))
+            {
+                broken.get_or_insert(link.seq);
+            }
+            out.push(RawRecord {
+                seq: link.seq,
+                canonical: f.canonical.to_vec(),
+                self_hash: link.self_hash,
+            });
+            Ok(())
+        })?;
         if let Some(seq) = broken {
             return Err(ReadError::Link {
                 stream: stream.to_owned(),
