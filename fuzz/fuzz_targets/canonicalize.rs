@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
             let again = parse_record(&p.canonical, &limits).expect("canonical bytes reparse");
             assert_eq!(again.record, p.record);
             assert_eq!(again.canonical, p.canonical);
-            assert_eq!(verified.is_ok(), p.canonical == data, "validator disagrees with parse+canonicalize");
+            assert_eq!(
+                verified.is_ok(),
+                p.canonical == data,
+                "validator disagrees with parse+canonicalize"
+            );
         }
         Err(e) => {
             let v = verified.expect_err("verify accepted what parse refused");
