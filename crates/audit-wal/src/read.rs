@@ -25,8 +25,11 @@ pub struct RawRecord {
 impl WalSink {
     /// Calls `visit` with every record in WAL order (the order they were
     /// written), each verified: canonical bytes, digest, frame fields.
-    pub fn for_each_record(&self, visit: impl FnMut(SealedRecord)) -> Result<(), ReadError> {
-        self.for_each_matching(|_, _, _| true, visit)
+    pub fn for_each_record(&self, mut visit: impl FnMut(SealedRecord)) -> Result<(), ReadError> {
+        self.for_each_checked(|n, f, _| {
+            visit(sealed_of(n, f)?);
+            Ok(())
+        })
     }
 
     /// Walks every frame written so far in WAL order (sealed segments
@@ -69,30 +72,39 @@ impl WalSink {
         Ok(())
     }
 
-    /// Walks every frame, checks it, and parses into a record only those
-    /// `want(writer_id, stream, seq)` accepts (parsing is the costly part).
-    fn for_each_matching(
+    /// The frames of `(writer_id, stream)` with `seq` in `seqs`, in order,
+    /// each checked, the run checked to link (seq + 1, `prev` the previous
+    /// `self_hash`), and turned into `T` by `keep`.
+    fn collect_stream<T>(
         &self,
-        want: impl Fn(&str, &str, u64) -> bool,
-        mut visit: impl FnMut(SealedRecord),
-    ) -> Result<(), ReadError> {
-        let limits = Limits::default();
+        writer_id: &str,
+        stream: &str,
+        seqs: RangeInclusive<u64>,
+        mut keep: impl FnMut(u64, &audit_verify::Frame<'_>) -> Result<T, ReadError>,
+    ) -> Result<Vec<T>, ReadError> {
+        let mut out = Vec::new();
+        let mut last: Option<(u64, audit_canon::Digest)> = None;
+        let mut broken = None;
         self.for_each_checked(|n, f, link| {
-            if !want(&link.writer_id, &link.stream, link.seq) {
+            if link.writer_id != writer_id || link.stream != stream || !seqs.contains(&link.seq) {
                 return Ok(());
             }
-            // check_frame proved the bytes canonical; parsing cannot fail.
-            let parsed = parse_record(f.canonical, &limits).map_err(|e| {
-                ReadError::from(audit_verify::SegmentError::Record {
-                    segment: n,
-                    offset: f.offset,
-                    seq: f.seq,
-                    source: e.into(),
-                })
-            })?;
-            visit(SealedRecord::from_parsed(parsed));
+            if let Some((seq, head)) = last
+                && (seq + 1 != link.seq || link.prev != PrevHash::Digest(head))
+            {
+                broken.get_or_insert(link.seq);
+            }
+            last = Some((link.seq, link.self_hash));
+            out.push(keep(n, f)?);
             Ok(())
-        })
+        })?;
+        if let Some(seq) = broken {
+            return Err(ReadError::Link {
+                stream: stream.to_owned(),
+                seq,
+            });
+        }
+        Ok(out)
     }
 
     /// Like [`WalSink::read`], but without building typed records: each
@@ -105,31 +117,13 @@ impl WalSink {
         stream: &str,
         seqs: RangeInclusive<u64>,
     ) -> Result<Vec<RawRecord>, ReadError> {
-        let mut out: Vec<RawRecord> = Vec::new();
-        let mut broken = None;
-        self.for_each_checked(|_, f, link| {
-            if link.writer_id != writer_id || link.stream != stream || !seqs.contains(&link.seq) {
-                return Ok(());
-            }
-            if let Some(p) = out.last()
-                && (p.seq + 1 != link.seq || link.prev != PrevHash::Digest(p.self_hash))
-            {
-                broken.get_or_insert(link.seq);
-            }
-            out.push(RawRecord {
-                seq: link.seq,
+        self.collect_stream(writer_id, stream, seqs, |_, f| {
+            Ok(RawRecord {
+                seq: f.seq,
                 canonical: f.canonical.to_vec(),
-                self_hash: link.self_hash,
-            });
-            Ok(())
-        })?;
-        if let Some(seq) = broken {
-            return Err(ReadError::Link {
-                stream: stream.to_owned(),
-                seq,
-            });
-        }
-        Ok(out)
+                self_hash: f.digest,
+            })
+        })
     }
 
     /// The records of `(writer_id, stream)` with `seq` in `seqs`, in order,
@@ -140,25 +134,20 @@ impl WalSink {
         stream: &str,
         seqs: RangeInclusive<u64>,
     ) -> Result<Vec<SealedRecord>, ReadError> {
-        let mut out: Vec<SealedRecord> = Vec::new();
-        let mut broken = None;
-        let want = |w: &str, s: &str, q: u64| w == writer_id && s == stream && seqs.contains(&q);
-        self.for_each_matching(want, |r| {
-            let rec = r.record();
-            if let Some(prev) = out.last()
-                && (prev.record().seq() + 1 != rec.seq()
-                    || *rec.prev() != PrevHash::Digest(*prev.self_hash()))
-            {
-                broken.get_or_insert(rec.seq());
-            }
-            out.push(r);
-        })?;
-        if let Some(seq) = broken {
-            return Err(ReadError::Link {
-                stream: stream.to_owned(),
-                seq,
-            });
-        }
-        Ok(out)
+        self.collect_stream(writer_id, stream, seqs, sealed_of)
     }
+}
+
+/// A checked frame as a typed record. `check_frame` proved the bytes
+/// canonical, so parsing cannot fail; if it did, that is corruption.
+fn sealed_of(segment: u64, f: &audit_verify::Frame<'_>) -> Result<SealedRecord, ReadError> {
+    let parsed = parse_record(f.canonical, &Limits::default()).map_err(|e| {
+        ReadError::from(audit_verify::SegmentError::Record {
+            segment,
+            offset: f.offset,
+            seq: f.seq,
+            source: e.into(),
+        })
+    })?;
+    Ok(SealedRecord::from_parsed(parsed))
 }
