@@ -38,3 +38,35 @@ fn root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
+
+/// Writes `text` to `path` (check mode: records `path` in `stale` when it
+/// differs instead).
+fn sync_text(path: &std::path::Path, text: &str, check: bool, stale: &mut Vec<String>) -> Result<(), String> {
+    if check {
+        if std::fs::read_to_string(path).unwrap_or_default() != text {
+            stale.push(path.display().to_string());
+        }
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The end of a generate-or-check command: `Ok` with `up_to_date` said in
+/// check mode, or the stale files and the command that regenerates them.
+fn finish(stale: &[String], check: bool, up_to_date: &str, regen: &str) -> Result<(), String> {
+    if stale.is_empty() {
+        if check {
+            println!("{up_to_date}");
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "{} differ from what the code produces; run `{regen}` and review the diff",
+        stale.join(", ")
+    ))
+}

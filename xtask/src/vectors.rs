@@ -57,29 +57,9 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<(), String> {
     }
     for (name, doc) in files {
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
-        let path = dir.join(name);
-        if check {
-            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-            if on_disk != text {
-                stale.push(path.display().to_string());
-            }
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            println!("wrote {}", path.display());
-        }
+        crate::sync_text(&dir.join(name), &text, check, &mut stale)?;
     }
-    if stale.is_empty() {
-        if check {
-            println!("vectors are up to date");
-        }
-        Ok(())
-    } else {
-        Err(format!(
-            "{} differ from what the code produces; run `{REGEN}` and review the diff",
-            stale.join(", ")
-        ))
-    }
+    crate::finish(&stale, check, "vectors are up to date", REGEN)
 }
 
 const TS: u64 = 1_730_246_400_000;
