@@ -1,29 +1,9 @@
 //! `auditctl` as a user runs it: the binary, its stdin, stdout, stderr and
 //! exit codes (CLI-v1.md, FORMAT-v1.md section 7).
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn auditctl(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn auditctl");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{auditctl, text};
 
 const GENESIS: &str = r#"{"v":1,"ts_ms":1730246400000,"writer_id":"svc-gateway@inst-1","seq":1,"stream":"ingress","kind":"GetServed","actor":{"anon":true},"subject":{},"reason":"ok","attrs":{},"prev":"b3:0"}"#;
 
