@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use audit_canon::{Digest, Limits};
 use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy, RamSink, SealedRecord};
@@ -551,6 +551,5 @@ fn raw_appends(path: &std::path::Path, frames: &[Vec<u8>], batch: usize) -> Resu
             .and_then(|()| f.sync_data())
             .map_err(|e| e.to_string())?;
     }
-    let _ = Duration::ZERO;
     Ok(t.elapsed().as_secs_f64())
 }

@@ -27,7 +27,9 @@ struct Manifest {
     files: Vec<ManifestFile>,
     checkpoints: u64,
     frontier: Vec<String>,
-    created_ts_ms: u64,
+    /// Advisory; checked for type only.
+    #[serde(rename = "created_ts_ms")]
+    _created_ts_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +87,6 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
             format!("version {} (this verifier reads 1)", m.version),
         ));
     }
-    let _ = m.created_ts_ms;
     // Every segment file is listed, in order, with numbers from 1.
     let mut on_disk = BTreeSet::new();
     for e in std::fs::read_dir(dir).map_err(|e| io_failure(dir, &e))? {
