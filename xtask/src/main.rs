@@ -1,8 +1,10 @@
 //! `cargo xtask`: project automation (rust-analyzer style). Commands:
 //! `vectors [--check]` regenerates or checks `vectors/`; `public-api
-//! [--check]` regenerates or checks the API snapshots in `public-api/`.
+//! [--check]` regenerates or checks the API snapshots in `public-api/`;
+//! `fuzz --smoke | --time SECS [--jobs N] [TARGET...]` runs the `cargo fuzz` targets.
 
 mod bundle;
+mod fuzz;
 mod public_api;
 mod reference;
 mod vectors;
@@ -19,8 +21,12 @@ fn main() -> ExitCode {
         ["vectors", "--check"] => vectors::run(&root(), true),
         ["public-api"] => public_api::run(&root(), false),
         ["public-api", "--check"] => public_api::run(&root(), true),
+        ["fuzz", rest @ ..] => fuzz::run(&root(), rest),
         _ => {
-            eprintln!("usage: cargo xtask vectors [--check] | cargo xtask public-api [--check]");
+            eprintln!(
+                "usage: cargo xtask vectors [--check] | cargo xtask public-api [--check] \
+                 | cargo xtask fuzz --smoke | --time SECS [--jobs N] [TARGET...]"
+            );
             return ExitCode::from(2);
         }
     };
