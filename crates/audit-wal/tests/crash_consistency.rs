@@ -1,13 +1,11 @@
 //! Crash consistency, after redb's and okaywal's: torn tails are cut and
 //! reported, corruption anywhere else fails the open with its location and
 //! changes nothing, a crash at any sync point keeps every acknowledged
-//! record, and so does a real SIGKILL in the middle of appends.
+//! record (a real SIGKILL loop is in `crash_loop.rs`).
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use audit_chain::{AuditSink, FsyncPolicy};
 use audit_verify::{SEGMENT_HEADER_LEN, SegmentReader, Step, TornKind, segment_file_name};
@@ -309,99 +307,4 @@ fn a_crash_at_any_sync_point_keeps_every_acknowledged_record() {
             }
         }
     }
-}
-
-const CHILD: &str = "AUDIT_WAL_TEST_KILL_DIR";
-
-/// The child: four threads append forever with `always`, printing each
-/// acknowledged record as `stream seq hash` once `emit` returned.
-fn child(dir: &str) -> ! {
-    let (wal, _) = WalSink::open(dir, opts(FsyncPolicy::Always, 64 << 10)).expect("child open");
-    let wal = Arc::new(wal);
-    let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
-    std::thread::scope(|s| {
-        for t in 0..4u64 {
-            let (wal, out) = (wal.clone(), out.clone());
-            s.spawn(move || {
-                let e = emitter(&wal);
-                for i in 0.. {
-                    let r = e.emit(event(i * 4 + t)).expect("child emit");
-                    let mut o = out.lock().expect("stdout");
-                    writeln!(o, "{} {} {}", r.stream, r.seq, r.self_hash).expect("print");
-                    o.flush().expect("flush");
-                }
-            });
-        }
-    });
-    std::process::exit(0)
-}
-
-#[test]
-fn sigkill_during_appends_loses_no_acknowledged_record() {
-    if let Ok(dir) = std::env::var(CHILD) {
-        child(&dir);
-    }
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("wal");
-    let mut acked = Acked::new();
-    for round in 0..8u64 {
-        let mut proc = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "--exact",
-                "sigkill_during_appends_loses_no_acknowledged_record",
-                "--test-threads=1",
-                "--nocapture",
-            ])
-            .env(CHILD, &dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn child");
-        let stdout = proc.stdout.take().expect("pipe");
-        let (first_tx, first_rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines.is_empty() {
-                    let _ = first_tx.send(());
-                }
-                lines.push(line);
-            }
-            lines
-        });
-        // Once it is appending, let it run a varying while, then kill it
-        // mid-append.
-        let _ = first_rx.recv_timeout(Duration::from_secs(20));
-        let start = Instant::now();
-        std::thread::sleep(Duration::from_millis(20 + round * 37 % 150));
-        proc.kill().expect("SIGKILL");
-        proc.wait().expect("reap");
-        let lines = reader.join().expect("reader");
-        let mut new = 0;
-        for line in lines {
-            let parts: Vec<_> = line.split(' ').collect();
-            // A line cut by the kill is not an acknowledgement we saw whole.
-            let [stream, seq, hash] = parts[..] else { continue };
-            let (Ok(seq), Ok(hash)) = (seq.parse(), hash.parse()) else {
-                continue;
-            };
-            if acked.insert((stream.to_owned(), seq), hash).is_none() {
-                new += 1;
-            }
-        }
-        assert!(
-            new > 0,
-            "round {round}: the child acknowledged nothing in {:?}",
-            start.elapsed()
-        );
-        let (wal, _) = WalSink::open(&dir, opts(FsyncPolicy::Always, 64 << 10))
-            .unwrap_or_else(|e| panic!("round {round}: reopen after SIGKILL: {e}"));
-        assert_all_there(&wal, &acked, &format!("round {round}"));
-    }
-    assert!(
-        acked.len() >= 8,
-        "only {} records acknowledged in all rounds",
-        acked.len()
-    );
 }
