@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use audit_canon::{CheckpointBody, CheckpointError, Digest, PrevHash};
 use audit_chain::{AuditSink, AuditStream, EmitError, Emitter, Event, SinkError};
-use audit_verify::{CheckpointLineError, CheckpointSig, SignedCheckpoint};
+use audit_verify::{CheckpointLineError, CheckpointSig, SignedCheckpoint, check_unterminated_tail};
 use audit_wal::WalSink;
 
 use crate::signer::{SignError, Signer};
@@ -183,6 +183,20 @@ impl Checkpointer {
         file.read_to_end(&mut text).map_err(io("read"))?;
         let mut report = CheckpointsRecovery::default();
         let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // Only a torn append is cut; damage in the last line refuses to open.
+        check_unterminated_tail(text.get(whole..).unwrap_or_default()).map_err(|source| {
+            CheckpointerError::Line {
+                path: path.clone(),
+                line: text
+                    .get(..whole)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1,
+                source,
+            }
+        })?;
         let mut last: HashMap<(String, String), Last> = HashMap::new();
         for (i, line) in text
             .get(..whole)

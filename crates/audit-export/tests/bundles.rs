@@ -224,7 +224,8 @@ fn a_manifest_that_disagrees_with_the_files_is_a_structure_failure() {
 #[test]
 fn tampered_records_foreign_records_and_a_wrong_frontier_are_integrity_failures() {
     let fx = fx();
-    // A flipped byte: the manifest digest catches it; restated, the frame does.
+    // A flipped byte: found at its frame, whether or not the manifest's
+    // digest was restated to match.
     let b = fx.export("flip", None, None).expect("export");
     let seg = b.join("records-000001.seg");
     let mut bytes = std::fs::read(&seg).expect("read");
@@ -237,8 +238,8 @@ fn tampered_records_foreign_records_and_a_wrong_frontier_are_integrity_failures(
     std::fs::write(&seg, &bytes).expect("write");
     fails(
         &verify_bundle(&b, &fx.opts()),
-        FailureClass::Structure,
-        "manifest_mismatch",
+        FailureClass::Integrity,
+        "frame_digest",
     );
     refresh_manifest(&b);
     fails(

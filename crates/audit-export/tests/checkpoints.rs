@@ -8,7 +8,7 @@ use std::time::Duration;
 use audit_canon::{Limits, PrevHash, leaf_hash, root_of};
 use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
 use audit_export::{Cadence, Checkpointer, CheckpointerError, Ed25519Signer, Signer};
-use audit_verify::{SignedCheckpoint, TrustSet};
+use audit_verify::{CheckpointLineError, SignedCheckpoint, TrustSet};
 use audit_wal::{WalOptions, WalSink};
 
 const W: &str = "svc-test@1";
@@ -104,13 +104,39 @@ fn a_torn_last_line_is_cut_and_any_other_bad_line_refuses_to_open() {
     let mut bad = good.clone();
     bad[1] = b'#';
     std::fs::write(&path, &bad).expect("write");
-    let err = Checkpointer::open(wal.clone(), vec![key], Cadence::default()).expect_err("bad line");
+    let err = Checkpointer::open(wal.clone(), vec![key.clone()], Cadence::default()).expect_err("bad line");
     assert!(matches!(err, CheckpointerError::Line { line: 1, .. }), "{err}");
     assert_eq!(
         std::fs::read(&path).expect("read"),
         bad,
         "a refused open changed the file"
     );
+    // A flipped final newline leaves an unterminated line that no crash
+    // makes (it ends in a control byte): damage, refused, not cut.
+    let mut flipped = good.clone();
+    *flipped.last_mut().expect("bytes") ^= 0x01;
+    std::fs::write(&path, &flipped).expect("write");
+    let err = Checkpointer::open(wal.clone(), vec![key.clone()], Cadence::default()).expect_err("damage");
+    assert!(
+        matches!(
+            err,
+            CheckpointerError::Line {
+                line: 3,
+                source: CheckpointLineError::NotTorn { byte: 0x0b, .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).expect("read"), flipped, "damage was cut");
+    // Zeros after a prefix are what a crash leaves: cut.
+    let mut zeros = good.clone();
+    zeros.extend_from_slice(b"{\"body\":{\"v\":1,");
+    zeros.extend_from_slice(&[0; 16]);
+    std::fs::write(&path, &zeros).expect("write");
+    let (_, rec) = Checkpointer::open(wal.clone(), vec![key], Cadence::default()).expect("torn line");
+    assert_eq!(rec.torn_bytes, 31);
+    assert_eq!(std::fs::read(&path).expect("read"), good);
 }
 
 #[test]

@@ -120,6 +120,11 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
         }
         let b3 = Digest::of(&bytes).to_hash_string();
         if b3 != f.b3 {
+            // Damage inside the file is named where it is, not only as a
+            // hash the manifest disagrees with.
+            if let Some(e) = read_links(&bytes, number, 1).error {
+                return Err(Failure::from_segment(path, &e));
+            }
             return Err(mismatch(format!(
                 "the manifest says {}, the file hashes to {b3}",
                 f.b3

@@ -67,6 +67,33 @@ pub enum CheckpointLineError {
     /// The line is not byte-for-byte the canonical form of what it says.
     #[error("the line is not in canonical form")]
     NotCanonical,
+    /// The unterminated last line holds a byte no checkpoint line holds,
+    /// so it is not a torn append but damage.
+    #[error("the unterminated last line holds byte {byte:#04x} at its byte {at}: damage, not a torn append")]
+    NotTorn {
+        /// The byte's offset in the line.
+        at: usize,
+        /// The byte.
+        byte: u8,
+    },
+}
+
+/// Checks the bytes after the last `\n` of `checkpoints.jsonl`. A crash
+/// while appending leaves a prefix of a checkpoint line (canonical JSON:
+/// no byte below 0x20, no 0x7f), perhaps followed by zeros; that is torn,
+/// and writers cut it and readers ignore it. Any other tail is damage
+/// (bitrot, a flipped newline) and must not be cut or ignored.
+pub fn check_unterminated_tail(tail: &[u8]) -> Result<(), CheckpointLineError> {
+    let end = tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    match tail
+        .iter()
+        .take(end)
+        .enumerate()
+        .find(|&(_, &b)| b < 0x20 || b == 0x7f)
+    {
+        Some((at, &byte)) => Err(CheckpointLineError::NotTorn { at, byte }),
+        None => Ok(()),
+    }
 }
 
 impl SignedCheckpoint {

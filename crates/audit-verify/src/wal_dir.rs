@@ -16,7 +16,7 @@ use crate::chains::Chains;
 use crate::header::{parse_segment_file_name, segment_file_name};
 use crate::reader::{SegmentError, SegmentReader, Step, TornTail, check_frame};
 use crate::report::{Failure, FailureClass, Report, StreamReport};
-use crate::signed::SignedCheckpoint;
+use crate::signed::{SignedCheckpoint, check_unterminated_tail};
 use crate::trust::TrustSet;
 
 /// The file of a WAL directory (and of a bundle) that holds checkpoints.
@@ -257,6 +257,17 @@ pub(crate) fn read_checkpoints(
     let mut kids: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
     let mut last: HashMap<(String, String), (u64, Digest)> = HashMap::new();
     let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if let Err(e) = check_unterminated_tail(text.get(whole..).unwrap_or_default()) {
+        return Err(Failure {
+            class: FailureClass::Structure,
+            code: "checkpoint_line",
+            file: file.to_path_buf(),
+            offset: Some(whole as u64),
+            stream: None,
+            seq: None,
+            reason: e.to_string(),
+        });
+    }
     let mut offset = 0u64;
     for line in text.get(..whole).unwrap_or_default().split(|&b| b == b'\n') {
         let at = offset;
