@@ -5,12 +5,17 @@
 //! queue within a deadline, checkpoints, closes the WAL, verifies it the
 //! way an auditor would, and prints the metrics in Prometheus text format.
 //!
-//! Usage: `audit-host DIR [REQUESTS]` (default 20000). Exits 0 when the
-//! trail it wrote verifies.
+//! Usage: `audit-host DIR [REQUESTS]` (default 20000), or `audit-host DIR
+//! --soak MINUTES [RATE]`: serve RATE requests a second (default 5000)
+//! for MINUTES, with 4 MiB segments so that the WAL rotates, printing one
+//! line a minute (records, rate, resident memory, open file descriptors)
+//! and writing the public key to `DIR/key.pub.pem` so that an auditor can
+//! verify the live WAL meanwhile (`scripts/soak.sh` does). Exits 0 when
+//! the trail it wrote verifies.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use audit_cli::Workload;
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -39,8 +44,20 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = std::path::PathBuf::from(args.next().ok_or("usage: audit-host DIR [REQUESTS]")?);
-    let requests: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20_000);
+    let usage = "usage: audit-host DIR [REQUESTS] | audit-host DIR --soak MINUTES [RATE]";
+    let dir = std::path::PathBuf::from(args.next().ok_or(usage)?);
+    let mode = match args.next().as_deref() {
+        Some("--soak") => {
+            let minutes: u64 = args.next().ok_or(usage)?.parse()?;
+            let rate: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5_000);
+            Mode::Soak {
+                minutes,
+                rate: rate.max(1),
+            }
+        }
+        Some(n) => Mode::Requests(n.parse()?),
+        None => Mode::Requests(20_000),
+    };
 
     // Metrics: the library reports through the `metrics` facade; the host
     // picks the exporter.
@@ -51,13 +68,18 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         WalSink::open(
             dir.join("wal"),
             WalOptions {
-                rotate_bytes: 8 << 20,
+                rotate_bytes: if matches!(mode, Mode::Soak { .. }) {
+                    4 << 20
+                } else {
+                    8 << 20
+                },
                 fsync: FsyncPolicy::OnCheckpoint,
             },
         )?
         .0,
     );
     let key = Arc::new(Ed25519Signer::generate()?);
+    std::fs::write(dir.join("key.pub.pem"), key.public_key_pem())?;
     let signer: Arc<dyn Signer> = key.clone();
     let cadence = Cadence {
         every_records: 2_000,
@@ -92,12 +114,47 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     // counted, never waited on.
     let mut workload = Workload::new(2026);
     let mut shed = 0u64;
-    for _ in 0..requests {
+    let mut serve = |shed: &mut u64| {
         if queue.try_emit(workload.next_event().into_chain_event()).is_err() {
-            shed += 1;
+            *shed += 1;
             metrics::counter!("example_requests_unaudited_total").increment(1);
         }
-    }
+    };
+    let requests = match mode {
+        Mode::Requests(n) => {
+            for _ in 0..n {
+                serve(&mut shed);
+            }
+            n
+        }
+        Mode::Soak { minutes, rate } => {
+            let start = Instant::now();
+            let (mut served, mut minute) = (0u64, 0u64);
+            while minute < minutes {
+                // Paced: as many requests as the rate says by now.
+                let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+                while served < due {
+                    serve(&mut shed);
+                    served += 1;
+                }
+                if start.elapsed() >= Duration::from_secs(60 * (minute + 1)) {
+                    minute += 1;
+                    let s = queue.stats();
+                    println!(
+                        "soak minute {minute}: {} records ({:.0}/s), {shed} shed, rss {} KiB, fds {}",
+                        s.emitted,
+                        s.emitted as f64 / start.elapsed().as_secs_f64(),
+                        proc_status("VmRSS:").unwrap_or(0),
+                        std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count),
+                    );
+                    use std::io::Write as _;
+                    let _ = std::io::stdout().flush();
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            served
+        }
+    };
 
     // Graceful shutdown: drain within a deadline, last checkpoint, close.
     let stats = queue.shutdown(Duration::from_secs(10));
@@ -128,6 +185,27 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     println!("--- metrics (Prometheus text format) ---");
     print!("{}", prometheus.render());
     Ok(report.failure.is_none() && report.records() == stats.emitted)
+}
+
+/// What the host does: a number of requests at full speed, or a paced
+/// soak.
+#[derive(Clone, Copy)]
+enum Mode {
+    Requests(u64),
+    Soak { minutes: u64, rate: u64 },
+}
+
+/// A `kB` field of `/proc/self/status` (Linux; `None` elsewhere).
+fn proc_status(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn ron_audit_queue_config() -> ron_audit::QueueConfig {
