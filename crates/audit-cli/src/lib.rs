@@ -142,6 +142,10 @@ pub enum Command {
         /// A configuration file (audit.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Under `--fsync always`, sync once per N records: each batch is
+        /// acknowledged whole, like a database transaction of N rows.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
     },
     /// Append one signed checkpoint for every stream with records not yet
     /// covered, and print them.
@@ -287,11 +291,13 @@ pub fn run(cli: Cli) -> Exit {
             writer,
             fsync,
             config,
+            batch,
         } => append::run(
             &wal,
             &writer,
             fsync,
             config.as_deref(),
+            batch,
             &mut std::io::stdin().lock(),
             &mut out,
             &mut err,

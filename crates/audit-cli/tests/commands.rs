@@ -173,6 +173,66 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
 }
 
 #[test]
+fn append_in_batches_syncs_per_batch_and_keeps_every_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = tmp.path().join("wal");
+    let input: String = (0..130)
+        .map(|i| {
+            format!(
+                "{{\"stream\":\"s{}\",\"kind\":\"K\",\"reason\":\"ok\",\"attrs\":{{\"i\":{i}}}}}\n",
+                i % 3
+            )
+        })
+        .collect();
+    let args = [
+        "append",
+        "--wal",
+        p(&wal),
+        "--writer",
+        "svc@1",
+        "--fsync",
+        "always",
+        "--batch",
+        "64",
+    ];
+    assert!(ok(&auditctl(&args, input.as_bytes())).contains("appended 130 records"));
+    let v = ok(&auditctl(&["verify", p(&wal), "--json"], b""));
+    let v: serde_json::Value = serde_json::from_str(&v).expect("json");
+    let total: u64 = v["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| s["records"].as_u64().expect("records"))
+        .sum();
+    assert_eq!(total, 130);
+    // A batch is a sync: without syncs there is nothing to batch.
+    let never = auditctl(
+        &[
+            "append",
+            "--wal",
+            p(&wal),
+            "--writer",
+            "svc@1",
+            "--fsync",
+            "never",
+            "--batch",
+            "8",
+        ],
+        b"",
+    );
+    assert!(exits(&never, 2).contains("--batch needs --fsync always"));
+    assert_eq!(
+        auditctl(
+            &["append", "--wal", p(&wal), "--writer", "svc@1", "--batch", "0"],
+            b""
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
+#[test]
 fn checkpoint_verify_and_the_exit_codes_of_verify() {
     let e = env();
     let out = ok(&auditctl(&["verify", p(&e.wal), "--trust", p(&e.public)], b""));
