@@ -78,16 +78,27 @@ pub(crate) fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
 }
 
 /// Runs `append`.
+/// The flags of `auditctl append` besides its WAL directory.
+pub(crate) struct Settings<'a> {
+    pub(crate) writer: &'a str,
+    pub(crate) fsync: Option<FsyncPolicy>,
+    pub(crate) config: Option<&'a Path>,
+    pub(crate) batch: u64,
+}
+
 pub(crate) fn run(
     wal_dir: &Path,
-    writer: &str,
-    fsync: Option<FsyncPolicy>,
-    config: Option<&Path>,
-    batch: u64,
+    settings: &Settings<'_>,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
+    let Settings {
+        writer,
+        fsync,
+        config,
+        batch,
+    } = *settings;
     // Defaults < the config file < RON_AUDIT_* environment < flags.
     let cfg = match AuditConfig::load(config, std::env::vars(), &[]) {
         Ok(c) => c,

@@ -294,10 +294,12 @@ pub fn run(cli: Cli) -> Exit {
             batch,
         } => append::run(
             &wal,
-            &writer,
-            fsync,
-            config.as_deref(),
-            batch,
+            &append::Settings {
+                writer: &writer,
+                fsync,
+                config: config.as_deref(),
+                batch,
+            },
             &mut std::io::stdin().lock(),
             &mut out,
             &mut err,

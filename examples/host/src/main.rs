@@ -98,12 +98,20 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     // Checkpoints on cadence, in the background.
     let stop = Arc::new(AtomicBool::new(false));
+    // The exporter keeps histogram samples until its upkeep drains them
+    // into its summaries; without its HTTP listener the host runs upkeep
+    // itself (a soak found the memory this otherwise grows by).
     let ticker = {
-        let (cp, stop) = (checkpointer.clone(), stop.clone());
+        let (cp, stop, prom) = (checkpointer.clone(), stop.clone(), prometheus.clone());
         std::thread::spawn(move || {
+            let mut upkeep = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 if let Err(e) = cp.run_due(now_ms()) {
                     eprintln!("audit-host: checkpoint: {e}");
+                }
+                if upkeep.elapsed() >= Duration::from_secs(1) {
+                    prom.run_upkeep();
+                    upkeep = Instant::now();
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
