@@ -147,11 +147,23 @@ fn print_row(out: &mut dyn Write, json: bool, r: &Row) {
         r.ratio.map_or("-".into(), |x| format!("{x:.2}")),
         r.target.unwrap_or("-"),
         match r.pass {
-            Some(true) => "pass",
-            Some(false) => "FAIL",
-            None => "-",
+            Some(true) => "pass".to_owned(),
+            Some(false) => shortfall(r),
+            None => "-".to_owned(),
         }
     );
+}
+
+/// A missed row: by how much, for `>= X` targets ("FAIL, 35% short").
+fn shortfall(r: &Row) -> String {
+    let min = r
+        .target
+        .and_then(|t| t.strip_prefix(">= "))
+        .and_then(|t| t.parse::<f64>().ok());
+    match (r.ratio, min) {
+        (Some(ratio), Some(min)) if min > 0.0 => format!("FAIL, {:.0}% short", (1.0 - ratio / min) * 100.0),
+        _ => "FAIL".to_owned(),
+    }
 }
 
 fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) -> Result<Vec<Row>, String> {
@@ -552,4 +564,29 @@ fn raw_appends(path: &std::path::Path, frames: &[Vec<u8>], batch: usize) -> Resu
             .map_err(|e| e.to_string())?;
     }
     Ok(t.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Row, shortfall};
+
+    fn row(ratio: Option<f64>, target: Option<&'static str>) -> Row {
+        Row {
+            name: "m",
+            records: 1,
+            value: 1.0,
+            unit: "rec/s",
+            baseline: None,
+            ratio,
+            target,
+            pass: Some(false),
+        }
+    }
+
+    #[test]
+    fn a_missed_row_says_by_how_much() {
+        assert_eq!(shortfall(&row(Some(0.44), Some(">= 0.50"))), "FAIL, 12% short");
+        assert_eq!(shortfall(&row(Some(0.52), Some(">= 0.60"))), "FAIL, 13% short");
+        assert_eq!(shortfall(&row(None, Some("< 1 ms"))), "FAIL");
+    }
 }
