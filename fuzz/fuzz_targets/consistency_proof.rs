@@ -6,22 +6,11 @@
 //! verify, and a changed path byte, root or path length must not.
 #![no_main]
 
-use audit_canon::{Blake3Tree, Digest, consistency_path, leaf_hash, root_of, verify_consistency};
+use audit_canon::{Blake3Tree, Digest, consistency_path, root_of, verify_consistency};
 use libfuzzer_sys::fuzz_target;
 
-fn u64_at(data: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    for (i, x) in b.iter_mut().enumerate() {
-        *x = data.get(at + i).copied().unwrap_or(0);
-    }
-    u64::from_le_bytes(b)
-}
-
-fn digests(data: &[u8]) -> Vec<Digest> {
-    data.chunks_exact(32)
-        .map(|c| Digest::from_bytes(c.try_into().unwrap()))
-        .collect()
-}
+mod merkle_input;
+use merkle_input::{Mutation, digests, leaves, u64_at};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -38,26 +27,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let n = (u64_at(rest, 0) % 256 + 1) as usize;
     let m = (u64_at(rest, 2) % n as u64 + 1) as usize;
-    let leaves: Vec<Digest> = (0..n as u64)
-        .map(|i| leaf_hash(&Digest::of(&i.to_le_bytes())))
-        .collect();
+    let leaves = leaves(n);
     let (old_root, new_root) = (root_of(&leaves[..m]).unwrap(), root_of(&leaves).unwrap());
     let mut path = consistency_path(&Blake3Tree, &leaves, m as u64).unwrap();
     let (mut r1, mut r2) = (old_root, new_root);
     let (mut old, mut new) = (m as u64, n as u64);
-    let (kind, pos, xor) = (
-        rest.get(4).copied().unwrap_or(0),
-        rest.get(5).copied().unwrap_or(0) as usize,
-        rest.get(6).copied().unwrap_or(0) | 1,
-    );
-    let flip = |d: &mut Digest| {
-        let mut b = *d.as_bytes();
-        b[pos % 32] ^= xor;
-        *d = Digest::from_bytes(b);
-    };
+    let mutation = Mutation::of(rest);
+    let (kind, pos, flip) = (mutation.kind, mutation.pos, |d: &mut Digest| mutation.flip(d));
     // Whether the mutation must make the check fail. Equal sizes take an
     // empty path and compare roots, so a flipped root fails there too.
-    let must_fail = match kind % 8 {
+    let must_fail = match kind {
         0 if !path.is_empty() => {
             let i = pos % path.len();
             flip(&mut path[i]);

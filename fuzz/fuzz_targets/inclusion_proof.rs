@@ -6,22 +6,11 @@
 //! verify, and a changed path byte, leaf, root or path length must not.
 #![no_main]
 
-use audit_canon::{Blake3Tree, Digest, inclusion_path, leaf_hash, root_of, verify_inclusion};
+use audit_canon::{Blake3Tree, Digest, inclusion_path, root_of, verify_inclusion};
 use libfuzzer_sys::fuzz_target;
 
-fn u64_at(data: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    for (i, x) in b.iter_mut().enumerate() {
-        *x = data.get(at + i).copied().unwrap_or(0);
-    }
-    u64::from_le_bytes(b)
-}
-
-fn digests(data: &[u8]) -> Vec<Digest> {
-    data.chunks_exact(32)
-        .map(|c| Digest::from_bytes(c.try_into().unwrap()))
-        .collect()
-}
+mod merkle_input;
+use merkle_input::{Mutation, digests, leaves, u64_at};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -38,26 +27,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let n = (u64_at(rest, 0) % 256 + 1) as usize;
     let index = u64_at(rest, 2) % n as u64;
-    let leaves: Vec<Digest> = (0..n as u64)
-        .map(|i| leaf_hash(&Digest::of(&i.to_le_bytes())))
-        .collect();
+    let leaves = leaves(n);
     let root = root_of(&leaves).unwrap();
     let mut leaf = leaves[index as usize];
     let mut path = inclusion_path(&Blake3Tree, &leaves, index).unwrap();
     let mut root_seen = root;
     let (mut at, mut size) = (index, n as u64);
-    let (kind, pos, xor) = (
-        rest.get(4).copied().unwrap_or(0),
-        rest.get(5).copied().unwrap_or(0) as usize,
-        rest.get(6).copied().unwrap_or(0) | 1,
-    );
-    let flip = |d: &mut Digest| {
-        let mut b = *d.as_bytes();
-        b[pos % 32] ^= xor;
-        *d = Digest::from_bytes(b);
-    };
+    let m = Mutation::of(rest);
+    let (kind, pos, flip) = (m.kind, m.pos, |d: &mut Digest| m.flip(d));
     // Whether the mutation must make the check fail.
-    let must_fail = match kind % 8 {
+    let must_fail = match kind {
         0 if !path.is_empty() => {
             let i = pos % path.len();
             flip(&mut path[i]);

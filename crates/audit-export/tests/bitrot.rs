@@ -3,17 +3,16 @@
 //! class of FORMAT-v1.md section 7 and the exact place: the file, and the
 //! offset of the frame or line that holds the byte.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
-use audit_canon::Limits;
-use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
-use audit_export::{BundleRequest, Cadence, Checkpointer, Ed25519Signer, Signer, export_bundle};
+use std::path::{Path, PathBuf};
+
+use audit_chain::AuditSink;
+use audit_export::{BundleRequest, export_bundle};
 use audit_verify::{
     FailureClass, Report, SegmentReader, Step, TrustSet, VerifyOptions, segment_file_name, verify_bundle,
     verify_wal_dir,
 };
-use audit_wal::{WalOptions, WalSink};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -22,31 +21,11 @@ struct Fixture {
     opts: VerifyOptions,
 }
 
-/// 60 records over 3 streams in several segments, two rounds of
-/// checkpoints, and a bundle of stream "a".
+/// The shared checkpointed WAL and a bundle of its stream "a".
 fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("wal");
-    let key = Arc::new(Ed25519Signer::generate().expect("key"));
-    let opts = WalOptions {
-        rotate_bytes: 2048,
-        fsync: FsyncPolicy::OnCheckpoint,
-    };
-    let wal = Arc::new(WalSink::open(&dir, opts).expect("open").0);
-    let signer: Arc<dyn Signer> = key.clone();
-    let (cp, _) = Checkpointer::open(wal.clone(), vec![signer], Cadence::default()).expect("cp");
-    let e = Emitter::new("svc@1", wal.clone(), Limits::default())
-        .expect("emitter")
-        .with_privacy(Privacy::off());
-    for round in 0..2u64 {
-        for i in 0..30u64 {
-            e.emit(
-                Event::new(["a", "b", "c"][(i % 3) as usize], "GetServed", "ok").attr("i", round * 100 + i),
-            )
-            .expect("emit");
-        }
-        cp.checkpoint_all(1000 + round).expect("checkpoint");
-    }
+    let (wal, key) = common::checkpointed_wal(&dir);
     let bundle = tmp.path().join("bundle");
     let req = BundleRequest {
         writer_id: "svc@1".into(),
@@ -56,7 +35,7 @@ fn fixture() -> Fixture {
     };
     export_bundle(&wal, &req, &bundle, 9).expect("export");
     wal.close().expect("close");
-    drop((e, cp, wal));
+    drop(wal);
     Fixture {
         _tmp: tmp,
         wal: dir,

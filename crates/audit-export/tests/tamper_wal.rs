@@ -2,17 +2,17 @@
 //! right class (FORMAT-v1.md section 7), naming the file and offset; the
 //! untouched WAL verifies.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use audit_canon::Limits;
-use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
-use audit_export::{Cadence, Checkpointer, Ed25519Signer, Signer};
+use audit_chain::AuditSink;
+use audit_export::{Ed25519Signer, Signer};
 use audit_verify::{
     FailureClass, Report, SegmentReader, SignedCheckpoint, Step, TrustSet, VerifyOptions, segment_file_name,
     verify_wal_dir,
 };
-use audit_wal::{WalOptions, WalSink};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -24,30 +24,8 @@ struct Fixture {
 fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("wal");
-    let key = Arc::new(Ed25519Signer::generate().expect("key"));
-    {
-        let opts = WalOptions {
-            rotate_bytes: 2048,
-            fsync: FsyncPolicy::Always,
-        };
-        let wal = Arc::new(WalSink::open(&dir, opts).expect("open").0);
-        let signer: Arc<dyn Signer> = key.clone();
-        let (cp, _) = Checkpointer::open(wal.clone(), vec![signer], Cadence::default()).expect("cp");
-        let e = Emitter::new("svc@1", wal.clone(), Limits::default())
-            .expect("emitter")
-            .with_privacy(Privacy::off());
-        for round in 0..2u64 {
-            for i in 0..30u64 {
-                e.emit(
-                    Event::new(["a", "b", "c"][(i % 3) as usize], "GetServed", "ok")
-                        .attr("i", round * 100 + i),
-                )
-                .expect("emit");
-            }
-            cp.checkpoint_all(1000 + round).expect("checkpoint");
-        }
-        wal.close().expect("close");
-    }
+    let (wal, key) = common::checkpointed_wal(&dir);
+    wal.close().expect("close");
     Fixture { _tmp: tmp, dir, key }
 }
 
