@@ -1,6 +1,8 @@
 //! `auditctl append`: JSON Lines events from stdin into a WAL, each line
 //! all or nothing. Under `--fsync always` each record is durable before
-//! the next is read; `--batch N` syncs once per N records instead.
+//! the next is appended; `--batch N` syncs once per N records instead, on
+//! a syncer thread, while later lines go on. A reader thread parses lines
+//! ahead of the emitter.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -78,6 +80,58 @@ pub(crate) fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
 }
 
 /// Runs `append`.
+/// A line of input as the reader thread hands it on.
+enum Line {
+    /// An event and its 1-based line number (boxed: events are large).
+    Event(u64, Box<Event>),
+    /// A line that is not an event, and why.
+    Bad(u64, String),
+    /// Reading stdin failed.
+    ReadFailed(String),
+}
+
+/// Reads and parses lines, in chunks, until the input ends, a line is bad
+/// or the receiver is gone.
+fn read_lines(mut input: Box<dyn BufRead + Send>, tx: &crossbeam_channel::Sender<Vec<Line>>) {
+    const CHUNK: usize = 256;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut line = Vec::new();
+    let mut lineno = 0u64;
+    loop {
+        line.clear();
+        let last = match input.read_until(b'\n', &mut line) {
+            Ok(0) => true,
+            Ok(_) => {
+                lineno += 1;
+                let trimmed = line.trim_ascii();
+                if trimmed.is_empty() {
+                    continue;
+                }
+                match parse_event(trimmed) {
+                    Ok(ev) => {
+                        chunk.push(Line::Event(lineno, Box::new(ev)));
+                        false
+                    }
+                    Err(e) => {
+                        chunk.push(Line::Bad(lineno, e));
+                        true
+                    }
+                }
+            }
+            Err(e) => {
+                chunk.push(Line::ReadFailed(e.to_string()));
+                true
+            }
+        };
+        if (last || chunk.len() == CHUNK) && tx.send(std::mem::take(&mut chunk)).is_err() {
+            return;
+        }
+        if last {
+            return;
+        }
+    }
+}
+
 /// The flags of `auditctl append` besides its WAL directory.
 pub(crate) struct Settings<'a> {
     pub(crate) writer: &'a str,
@@ -89,7 +143,7 @@ pub(crate) struct Settings<'a> {
 pub(crate) fn run(
     wal_dir: &Path,
     settings: &Settings<'_>,
-    input: &mut dyn BufRead,
+    input: Box<dyn BufRead + Send>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
@@ -127,58 +181,67 @@ pub(crate) fn run(
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
     };
     let progress = std::io::stderr().is_terminal();
+    // A reader thread parses lines ahead of the emitter (parsing is about
+    // half the work of a line); a syncer thread syncs batches while later
+    // lines are appended (at most one batch waits behind the sync in
+    // flight).
+    let (lines_tx, lines_rx) = crossbeam_channel::bounded::<Vec<Line>>(8);
+    std::thread::spawn(move || read_lines(input, &lines_tx));
+    let (sync_tx, sync_rx) = crossbeam_channel::bounded::<()>(1);
+    let syncer = batched.then(|| {
+        let wal = wal.clone();
+        std::thread::spawn(move || -> Result<(), String> {
+            for () in sync_rx {
+                wal.flush().map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    });
     let mut n = 0u64;
-    let mut line = Vec::new();
-    let mut lineno = 0u64;
     let mut failed = None;
-    loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                failed = Some((Exit::Io, format!("stdin: {e}")));
-                break;
-            }
-        }
-        lineno += 1;
-        let trimmed = line.trim_ascii();
-        if trimmed.is_empty() {
-            continue;
-        }
-        let ev = match parse_event(trimmed) {
-            Ok(ev) => ev,
-            Err(e) => {
-                failed = Some((
-                    Exit::Integrity,
-                    format!("line {lineno}: {e}; nothing of it was written"),
-                ));
-                break;
-            }
-        };
-        let stream = ev.stream.clone();
-        if let Err(e) = emitter.emit(ev) {
-            let exit = match e {
-                audit_chain::EmitError::Sink(_) => Exit::Io,
-                _ => Exit::Integrity,
+    'lines: for chunk in lines_rx.iter() {
+        for line in chunk {
+            let (lineno, ev) = match line {
+                Line::Event(lineno, ev) => (lineno, ev),
+                Line::Bad(lineno, e) => {
+                    failed = Some((
+                        Exit::Integrity,
+                        format!("line {lineno}: {e}; nothing of it was written"),
+                    ));
+                    break 'lines;
+                }
+                Line::ReadFailed(e) => {
+                    failed = Some((Exit::Io, format!("stdin: {e}")));
+                    break 'lines;
+                }
             };
-            failed = Some((
-                exit,
-                format!("line {lineno} (stream {stream:?}): {e}; nothing of it was written"),
-            ));
-            break;
+            let stream = ev.stream.clone();
+            if let Err(e) = emitter.emit(*ev) {
+                let exit = match e {
+                    audit_chain::EmitError::Sink(_) => Exit::Io,
+                    _ => Exit::Integrity,
+                };
+                failed = Some((
+                    exit,
+                    format!("line {lineno} (stream {stream:?}): {e}; nothing of it was written"),
+                ));
+                break 'lines;
+            }
+            n += 1;
+            // A syncer gone means its sync failed: the WAL refuses the
+            // next append, which reports the line.
+            if batched && n.is_multiple_of(batch) {
+                let _ = sync_tx.send(());
+            }
+            if progress && n.is_multiple_of(100_000) {
+                let _ = write!(err, "\rappended {n} records");
+            }
         }
-        n += 1;
-        if batched
-            && n.is_multiple_of(batch)
-            && let Err(e) = wal.flush()
-        {
-            failed = Some((Exit::Io, format!("line {lineno}: syncing the batch: {e}")));
-            break;
-        }
-        if progress && n.is_multiple_of(100_000) {
-            let _ = write!(err, "\rappended {n} records");
-        }
+    }
+    drop((lines_rx, sync_tx));
+    if let Some(Ok(Err(e)) | Err(e)) = syncer.map(|h| h.join().map_err(|_| "the syncer panicked".to_owned()))
+    {
+        failed.get_or_insert((Exit::Io, format!("syncing a batch: {e}")));
     }
     if progress && n >= 100_000 {
         let _ = writeln!(err);

@@ -40,6 +40,16 @@ pub trait WalFile: Send + fmt::Debug {
     fn sync_data(&mut self) -> io::Result<()>;
     /// Cuts (or extends with zeros) the file to `len` bytes.
     fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// A handle that syncs this file from another thread, so that a sync
+    /// need not hold up the writer.
+    fn syncer(&self) -> io::Result<Box<dyn FileSyncer>>;
+}
+
+/// Syncs one file, apart from its writer.
+pub trait FileSyncer: Send + Sync + fmt::Debug {
+    /// `fdatasync`: every byte written to the file before the call is
+    /// durable when it returns `Ok`.
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 /// An exclusive lock, released on drop.
@@ -89,6 +99,20 @@ impl WalFile for OsFile {
     }
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
+    }
+    fn syncer(&self) -> io::Result<Box<dyn FileSyncer>> {
+        Ok(Box::new(OsSyncer(self.0.try_clone()?)))
+    }
+}
+
+/// A duplicate descriptor of a segment file: `fdatasync` through it makes
+/// durable every byte written through any descriptor of the file.
+#[derive(Debug)]
+struct OsSyncer(File);
+
+impl FileSyncer for OsSyncer {
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
     }
 }
 

@@ -82,7 +82,7 @@ mod telemetry;
 mod writer;
 
 pub use error::{OpenError, ReadError, Recovery, TornCut};
-pub use fs::{DirLock, FileBytes, OsFs, Vfs, WalFile};
+pub use fs::{DirLock, FileBytes, FileSyncer, OsFs, Vfs, WalFile};
 pub use memfs::{CrashMode, FaultOp, MemFs};
 pub use read::RawRecord;
 pub use sink::{WalOptions, WalSink};

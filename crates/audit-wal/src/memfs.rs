@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::fs::{DirLock, FileBytes, Vfs, WalFile};
+use crate::fs::{DirLock, FileBytes, FileSyncer, Vfs, WalFile};
 
 /// An in-memory filesystem with a durability model.
 ///
@@ -227,6 +227,38 @@ impl MemFs {
     }
 }
 
+/// A sync of one file: after the delay, every byte written so far becomes
+/// durable (unless a fault is injected).
+fn sync_file(fs: &MemFs, path: &Path) -> io::Result<()> {
+    let delay = fs.lock().sync_delay;
+    if !delay.is_zero() {
+        // Outside the lock: a slow disk does not stop other files.
+        std::thread::sleep(delay);
+    }
+    let mut s = fs.lock();
+    s.check(FaultOp::Sync)?;
+    let f = s.file(path)?;
+    let from = f.dirty_from.min(f.durable.len()).min(f.data.len());
+    f.durable.truncate(from);
+    f.durable
+        .extend_from_slice(f.data.get(from..).unwrap_or_default());
+    f.dirty_from = f.data.len();
+    Ok(())
+}
+
+/// [`FileSyncer`] of a memory file.
+#[derive(Debug)]
+struct MemSyncer {
+    fs: MemFs,
+    path: PathBuf,
+}
+
+impl FileSyncer for MemSyncer {
+    fn sync_data(&self) -> io::Result<()> {
+        sync_file(&self.fs, &self.path)
+    }
+}
+
 #[derive(Debug)]
 struct MemHandle {
     fs: MemFs,
@@ -253,20 +285,7 @@ impl WalFile for MemHandle {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
-        let delay = self.fs.lock().sync_delay;
-        if !delay.is_zero() {
-            // Outside the lock: a slow disk does not stop other files.
-            std::thread::sleep(delay);
-        }
-        let mut s = self.fs.lock();
-        s.check(FaultOp::Sync)?;
-        let f = s.file(&self.path)?;
-        let from = f.dirty_from.min(f.durable.len()).min(f.data.len());
-        f.durable.truncate(from);
-        f.durable
-            .extend_from_slice(f.data.get(from..).unwrap_or_default());
-        f.dirty_from = f.data.len();
-        Ok(())
+        sync_file(&self.fs, &self.path)
     }
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
@@ -279,6 +298,13 @@ impl WalFile for MemHandle {
         f.dirty_from = f.dirty_from.min(len).min(f.data.len());
         f.data.resize(len, 0);
         Ok(())
+    }
+
+    fn syncer(&self) -> io::Result<Box<dyn FileSyncer>> {
+        Ok(Box::new(MemSyncer {
+            fs: self.fs.clone(),
+            path: self.path.clone(),
+        }))
     }
 }
 

@@ -136,6 +136,11 @@ impl SegmentWriter {
         self.file.sync_data()
     }
 
+    /// A handle that syncs this segment from another thread.
+    pub(crate) fn syncer(&self) -> io::Result<Box<dyn crate::fs::FileSyncer>> {
+        self.file.syncer()
+    }
+
     /// Writes the index of the segment's current bytes (`chains` is where
     /// every chain stands at its end). The caller has synced the segment.
     pub(crate) fn write_index(&self, chains: &Chains, durable: bool) -> io::Result<()> {

@@ -252,3 +252,34 @@ fn options_come_from_the_host_config() {
     assert_eq!((o.rotate_bytes, o.fsync), (128 << 20, FsyncPolicy::OnCheckpoint));
     assert_eq!(o, audit_wal::WalOptions::default());
 }
+
+#[test]
+fn a_flush_makes_earlier_appends_durable_without_stopping_later_ones() {
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    let (wal, _) = b.open(opts(FsyncPolicy::OnCheckpoint, 1 << 30)).expect("open");
+    let wal = Arc::new(wal);
+    let e = emitter(&wal);
+    let mut acked = Acked::new();
+    assert!(emit_range(&e, 0, 30, &mut acked).is_none());
+    mem.set_sync_delay(std::time::Duration::from_millis(300));
+    let flushed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            wal.flush().expect("flush");
+            flushed.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        // Appends made while the sync is in flight do not wait for it.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(emit_range(&e, 30, 40, &mut Acked::new()).is_none());
+        assert!(
+            !flushed.load(std::sync::atomic::Ordering::SeqCst),
+            "the appends waited for the sync"
+        );
+    });
+    // A crash now keeps exactly what the flush covered, at least.
+    let image = mem.crash_image(audit_wal::CrashMode::LoseUnsynced);
+    let (wal, _) = WalSink::open_on(Arc::new(image), "/wal", opts(FsyncPolicy::OnCheckpoint, 1 << 30))
+        .expect("reopen after crash");
+    assert_all_there(&wal, &acked, "after a crash past the flush");
+}
