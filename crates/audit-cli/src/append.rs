@@ -1,8 +1,7 @@
 //! `auditctl append`: JSON Lines events from stdin into a WAL, each line
 //! all or nothing. Under `--fsync always` each record is durable before
 //! the next is appended; `--batch N` syncs once per N records instead, on
-//! a syncer thread, while later lines go on. A reader thread parses lines
-//! ahead of the emitter.
+//! a syncer thread, while later lines go on.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -80,54 +79,33 @@ pub(crate) fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
 }
 
 /// Runs `append`.
-/// A line of input as the reader thread hands it on.
+/// A line of input.
+#[allow(clippy::large_enum_variant)] // one at a time, never stored
 enum Line {
-    /// An event and its 1-based line number (boxed: events are large).
-    Event(u64, Box<Event>),
+    /// An event and its 1-based line number.
+    Event(u64, Event),
     /// A line that is not an event, and why.
     Bad(u64, String),
     /// Reading stdin failed.
     ReadFailed(String),
 }
 
-/// Reads and parses lines, in chunks, until the input ends, a line is bad
-/// or the receiver is gone.
-fn read_lines(mut input: Box<dyn BufRead + Send>, tx: &crossbeam_channel::Sender<Vec<Line>>) {
-    const CHUNK: usize = 256;
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut line = Vec::new();
-    let mut lineno = 0u64;
+/// Reads and parses the next non-empty line; `None` at the end.
+fn next_line(input: &mut dyn BufRead, buf: &mut Vec<u8>, lineno: &mut u64) -> Option<Line> {
     loop {
-        line.clear();
-        let last = match input.read_until(b'\n', &mut line) {
-            Ok(0) => true,
-            Ok(_) => {
-                lineno += 1;
-                let trimmed = line.trim_ascii();
-                if trimmed.is_empty() {
-                    continue;
-                }
-                match parse_event(trimmed) {
-                    Ok(ev) => {
-                        chunk.push(Line::Event(lineno, Box::new(ev)));
-                        false
-                    }
-                    Err(e) => {
-                        chunk.push(Line::Bad(lineno, e));
-                        true
-                    }
-                }
-            }
-            Err(e) => {
-                chunk.push(Line::ReadFailed(e.to_string()));
-                true
-            }
-        };
-        if (last || chunk.len() == CHUNK) && tx.send(std::mem::take(&mut chunk)).is_err() {
-            return;
+        buf.clear();
+        match input.read_until(b'\n', buf) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => return Some(Line::ReadFailed(e.to_string())),
         }
-        if last {
-            return;
+        *lineno += 1;
+        let trimmed = buf.trim_ascii();
+        if !trimmed.is_empty() {
+            return Some(match parse_event(trimmed) {
+                Ok(ev) => Line::Event(*lineno, ev),
+                Err(e) => Line::Bad(*lineno, e),
+            });
         }
     }
 }
@@ -143,7 +121,7 @@ pub(crate) struct Settings<'a> {
 pub(crate) fn run(
     wal_dir: &Path,
     settings: &Settings<'_>,
-    input: Box<dyn BufRead + Send>,
+    input: &mut dyn BufRead,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
@@ -181,12 +159,8 @@ pub(crate) fn run(
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
     };
     let progress = std::io::stderr().is_terminal();
-    // A reader thread parses lines ahead of the emitter (parsing is about
-    // half the work of a line); a syncer thread syncs batches while later
-    // lines are appended (at most one batch waits behind the sync in
-    // flight).
-    let (lines_tx, lines_rx) = crossbeam_channel::bounded::<Vec<Line>>(8);
-    std::thread::spawn(move || read_lines(input, &lines_tx));
+    // A syncer thread syncs batches while later lines are appended (at
+    // most one batch waits behind the sync in flight).
     let (sync_tx, sync_rx) = crossbeam_channel::bounded::<()>(1);
     let syncer = batched.then(|| {
         let wal = wal.clone();
@@ -199,8 +173,9 @@ pub(crate) fn run(
     });
     let mut n = 0u64;
     let mut failed = None;
-    'lines: for chunk in lines_rx.iter() {
-        for line in chunk {
+    let (mut buf, mut lineno) = (Vec::new(), 0u64);
+    'lines: while let Some(line) = next_line(&mut *input, &mut buf, &mut lineno) {
+        {
             let (lineno, ev) = match line {
                 Line::Event(lineno, ev) => (lineno, ev),
                 Line::Bad(lineno, e) => {
@@ -216,7 +191,7 @@ pub(crate) fn run(
                 }
             };
             let stream = ev.stream.clone();
-            if let Err(e) = emitter.emit(*ev) {
+            if let Err(e) = emitter.emit(ev) {
                 let exit = match e {
                     audit_chain::EmitError::Sink(_) => Exit::Io,
                     _ => Exit::Integrity,
@@ -238,7 +213,7 @@ pub(crate) fn run(
             }
         }
     }
-    drop((lines_rx, sync_tx));
+    drop(sync_tx);
     if let Some(Ok(Err(e)) | Err(e)) = syncer.map(|h| h.join().map_err(|_| "the syncer panicked".to_owned()))
     {
         failed.get_or_insert((Exit::Io, format!("syncing a batch: {e}")));

@@ -300,7 +300,7 @@ pub fn run(cli: Cli) -> Exit {
                 config: config.as_deref(),
                 batch,
             },
-            Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())),
+            &mut std::io::stdin().lock(),
             &mut out,
             &mut err,
         ),
