@@ -8,7 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Digest, Frontier, leaf_hash};
-use audit_verify::{SignedCheckpoint, encode_frame, encode_header};
+use audit_verify::{SignedCheckpoint, encode_frame, encode_header, whole_checkpoint_lines};
 use audit_wal::WalSink;
 use serde_json::json;
 
@@ -130,14 +130,14 @@ pub fn stream_checkpoints(
         Err(e) => return Err(io(path, "read")(e)),
     };
     let mut out = Vec::new();
-    // An incomplete last line (a crash while appending) is not a checkpoint.
-    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    for (i, line) in text
-        .get(..whole)
-        .unwrap_or_default()
-        .split(|&b| b == b'\n')
-        .enumerate()
-    {
+    // A torn last line (a crash while appending) is not a checkpoint;
+    // damage there is refused, as the checkpointer and verifiers do.
+    let whole = whole_checkpoint_lines(&text).map_err(|e| ExportError::Checkpoints {
+        path: path.to_path_buf(),
+        line: text.iter().filter(|&&b| b == b'\n').count() + 1,
+        reason: e.to_string(),
+    })?;
+    for (i, line) in whole.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }

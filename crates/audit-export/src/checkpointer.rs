@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use audit_canon::{CheckpointBody, CheckpointError, Digest, PrevHash};
 use audit_chain::{AuditSink, AuditStream, EmitError, Emitter, Event, SinkError};
-use audit_verify::{CheckpointLineError, CheckpointSig, SignedCheckpoint, check_unterminated_tail};
+use audit_verify::{CheckpointLineError, CheckpointSig, SignedCheckpoint, whole_checkpoint_lines};
 use audit_wal::WalSink;
 
 use crate::signer::{SignError, Signer};
@@ -182,21 +182,15 @@ impl Checkpointer {
         let mut text = Vec::new();
         file.read_to_end(&mut text).map_err(io("read"))?;
         let mut report = CheckpointsRecovery::default();
-        let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        // Only a torn append is cut; damage in the last line refuses to open.
-        check_unterminated_tail(text.get(whole..).unwrap_or_default()).map_err(|source| {
-            CheckpointerError::Line {
+        // Only a torn append is cut; damage in the last line (which
+        // follows every newline) refuses to open.
+        let whole = whole_checkpoint_lines(&text)
+            .map_err(|source| CheckpointerError::Line {
                 path: path.clone(),
-                line: text
-                    .get(..whole)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    + 1,
+                line: text.iter().filter(|&&b| b == b'\n').count() + 1,
                 source,
-            }
-        })?;
+            })?
+            .len();
         let mut last: HashMap<(String, String), Last> = HashMap::new();
         for (i, line) in text
             .get(..whole)

@@ -170,6 +170,20 @@ fn export_refuses_unaligned_ranges_and_non_empty_destinations() {
         fx.export("empty", None, None).is_ok(),
         "an empty directory is fine"
     );
+    // A damaged last checkpoint line (its newline flipped) is refused, not
+    // skipped as if a crash had torn it.
+    let cps = fx.tmp.path().join("wal/checkpoints.jsonl");
+    let good = std::fs::read(&cps).expect("read");
+    let mut bad = good.clone();
+    *bad.last_mut().expect("bytes") ^= 0x01;
+    std::fs::write(&cps, &bad).expect("write");
+    let lines = good.iter().filter(|&&b| b == b'\n').count();
+    let err = fx.export("damaged", None, None).expect_err("damaged checkpoints");
+    assert!(
+        matches!(&err, ExportError::Checkpoints { line, .. } if *line == lines),
+        "{err}"
+    );
+    std::fs::write(&cps, &good).expect("restore");
 }
 
 #[test]

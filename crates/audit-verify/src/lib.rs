@@ -96,6 +96,6 @@ pub use reader::{
     scan_segment_from,
 };
 pub use report::{Failure, FailureClass, Report, StreamReport};
-pub use signed::{CheckpointLineError, CheckpointSig, SigError, SignedCheckpoint, check_unterminated_tail};
+pub use signed::{CheckpointLineError, CheckpointSig, SigError, SignedCheckpoint, whole_checkpoint_lines};
 pub use trust::{KeyError, PublicKey, TrustSet, kid_of};
 pub use wal_dir::{CHECKPOINTS_FILE, VerifyOptions, verify_wal_dir};

@@ -69,8 +69,12 @@ pub enum CheckpointLineError {
     NotCanonical,
     /// The unterminated last line holds a byte no checkpoint line holds,
     /// so it is not a torn append but damage.
-    #[error("the unterminated last line holds byte {byte:#04x} at its byte {at}: damage, not a torn append")]
+    #[error(
+        "the unterminated last line (at byte {line_offset}) holds byte {byte:#04x} at its byte {at}: damage, not a torn append"
+    )]
     NotTorn {
+        /// Where the unterminated line starts in the file.
+        line_offset: usize,
         /// The byte's offset in the line.
         at: usize,
         /// The byte.
@@ -78,12 +82,16 @@ pub enum CheckpointLineError {
     },
 }
 
-/// Checks the bytes after the last `\n` of `checkpoints.jsonl`. A crash
-/// while appending leaves a prefix of a checkpoint line (canonical JSON:
-/// no byte below 0x20, no 0x7f), perhaps followed by zeros; that is torn,
-/// and writers cut it and readers ignore it. Any other tail is damage
-/// (bitrot, a flipped newline) and must not be cut or ignored.
-pub fn check_unterminated_tail(tail: &[u8]) -> Result<(), CheckpointLineError> {
+/// The whole lines of a `checkpoints.jsonl` text: everything up to its
+/// last `\n`, for writers, exporters and verifiers alike. The bytes after
+/// it may be what a crash while appending leaves: a prefix of a checkpoint
+/// line (canonical JSON: no byte below 0x20, no 0x7f), perhaps followed by
+/// zeros; that tail is torn, and is cut by writers and ignored by readers.
+/// Any other tail is damage (bitrot, a flipped newline) and is refused, so
+/// that nobody cuts or ignores it.
+pub fn whole_checkpoint_lines(text: &[u8]) -> Result<&[u8], CheckpointLineError> {
+    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let tail = text.get(whole..).unwrap_or_default();
     let end = tail.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     match tail
         .iter()
@@ -91,8 +99,12 @@ pub fn check_unterminated_tail(tail: &[u8]) -> Result<(), CheckpointLineError> {
         .enumerate()
         .find(|&(_, &b)| b < 0x20 || b == 0x7f)
     {
-        Some((at, &byte)) => Err(CheckpointLineError::NotTorn { at, byte }),
-        None => Ok(()),
+        Some((at, &byte)) => Err(CheckpointLineError::NotTorn {
+            line_offset: whole,
+            at,
+            byte,
+        }),
+        None => Ok(text.get(..whole).unwrap_or_default()),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::chains::Chains;
 use crate::header::{parse_segment_file_name, segment_file_name};
 use crate::reader::{SegmentError, SegmentReader, Step, TornTail, check_frame};
 use crate::report::{Failure, FailureClass, Report, StreamReport};
-use crate::signed::{SignedCheckpoint, check_unterminated_tail};
+use crate::signed::{CheckpointLineError, SignedCheckpoint, whole_checkpoint_lines};
 use crate::trust::TrustSet;
 
 /// The file of a WAL directory (and of a bundle) that holds checkpoints.
@@ -256,20 +256,20 @@ pub(crate) fn read_checkpoints(
     let mut pending: HashMap<(String, String), VecDeque<Pending>> = HashMap::new();
     let mut kids: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
     let mut last: HashMap<(String, String), (u64, Digest)> = HashMap::new();
-    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    if let Err(e) = check_unterminated_tail(text.get(whole..).unwrap_or_default()) {
-        return Err(Failure {
-            class: FailureClass::Structure,
-            code: "checkpoint_line",
-            file: file.to_path_buf(),
-            offset: Some(whole as u64),
-            stream: None,
-            seq: None,
-            reason: e.to_string(),
-        });
-    }
+    let whole = whole_checkpoint_lines(text).map_err(|e| Failure {
+        class: FailureClass::Structure,
+        code: "checkpoint_line",
+        file: file.to_path_buf(),
+        offset: match e {
+            CheckpointLineError::NotTorn { line_offset, .. } => Some(line_offset as u64),
+            _ => None,
+        },
+        stream: None,
+        seq: None,
+        reason: e.to_string(),
+    })?;
     let mut offset = 0u64;
-    for line in text.get(..whole).unwrap_or_default().split(|&b| b == b'\n') {
+    for line in whole.split(|&b| b == b'\n') {
         let at = offset;
         offset += line.len() as u64 + 1;
         if line.is_empty() {
