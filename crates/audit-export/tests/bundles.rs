@@ -2,13 +2,16 @@
 //! checkpoint boundary (the frontier makes later starts work), written
 //! atomically; and every way of tampering with one fails with its class.
 
+mod common;
+
+use common::fails;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit_canon::{Digest, Limits};
 use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
 use audit_export::{BundleRequest, Cadence, Checkpointer, Ed25519Signer, ExportError, Signer, export_bundle};
-use audit_verify::{FailureClass, Report, TrustSet, VerifyOptions, verify_bundle, verify_path};
+use audit_verify::{FailureClass, TrustSet, VerifyOptions, verify_bundle, verify_path};
 use audit_wal::{WalOptions, WalSink};
 
 struct Fx {
@@ -64,15 +67,6 @@ impl Fx {
         };
         export_bundle(&self.wal, &req, &out, 9).map(|_| out)
     }
-}
-
-#[track_caller]
-fn fails(r: &Report, class: FailureClass, code: &str) {
-    let f = r
-        .failure
-        .as_ref()
-        .unwrap_or_else(|| panic!("verified, expected {class:?} {code}"));
-    assert_eq!((f.class, f.code), (class, code), "{f}");
 }
 
 fn rewrite_manifest(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {

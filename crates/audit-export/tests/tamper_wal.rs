@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::fails;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,16 +70,6 @@ impl Fixture {
     fn write_lines(&self, lines: &[String]) {
         std::fs::write(self.dir.join("checkpoints.jsonl"), lines.join("\n") + "\n").expect("write");
     }
-}
-
-#[track_caller]
-fn fails(r: &Report, class: FailureClass, code: &str) {
-    let f = r
-        .failure
-        .as_ref()
-        .unwrap_or_else(|| panic!("verified, expected {class:?} {code}"));
-    assert_eq!((f.class, f.code), (class, code), "{f}");
-    assert_eq!(r.exit_code(), class.exit_code());
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Shared by the tampering and bitrot tests: a WAL of 60 records over 3
-//! streams in ~4 segments with two rounds of signed checkpoints.
+//! Shared by the export tests: a WAL of 60 records over 3 streams in ~4
+//! segments with two rounds of signed checkpoints, and what "fails with
+//! this class and code" means.
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use audit_canon::Limits;
 use audit_chain::{Emitter, Event, FsyncPolicy, Privacy};
 use audit_export::{Cadence, Checkpointer, Ed25519Signer, Signer};
+use audit_verify::{FailureClass, Report};
 use audit_wal::{WalOptions, WalSink};
 
 /// Writes the WAL under `dir` and returns it (still open) with its key.
@@ -33,4 +35,15 @@ pub fn checkpointed_wal(dir: &Path) -> (Arc<WalSink>, Arc<Ed25519Signer>) {
         cp.checkpoint_all(1000 + round).expect("checkpoint");
     }
     (wal, key)
+}
+
+/// `r` failed with `class` and `code`, and its exit code is the class's.
+#[track_caller]
+pub fn fails(r: &Report, class: FailureClass, code: &str) {
+    let f = r
+        .failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("verified, expected {class:?} {code}"));
+    assert_eq!((f.class, f.code), (class, code), "{f}");
+    assert_eq!(r.exit_code(), class.exit_code());
 }
