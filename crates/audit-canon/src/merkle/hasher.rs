@@ -6,19 +6,22 @@ use crate::digest::Digest;
 
 /// `leaf(record) = H(0x00 || raw self_hash digest)`.
 pub fn leaf_hash(self_hash: &Digest) -> Digest {
-    let mut h = blake3::Hasher::new();
-    h.update(&[0x00]);
-    h.update(self_hash.as_bytes());
-    h.finalize().into()
+    // One call on a stack buffer: `blake3::hash` of a short input skips
+    // the incremental hasher's setup, which costs as much as the hash here.
+    let mut input = [0x00; 33];
+    let (_, rest) = input.split_at_mut(1);
+    rest.copy_from_slice(self_hash.as_bytes());
+    blake3::hash(&input).into()
 }
 
 /// `node(l, r) = H(0x01 || l || r)`.
 pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
-    let mut h = blake3::Hasher::new();
-    h.update(&[0x01]);
-    h.update(left.as_bytes());
-    h.update(right.as_bytes());
-    h.finalize().into()
+    let mut input = [0x01; 65];
+    let (_, rest) = input.split_at_mut(1);
+    let (l, r) = rest.split_at_mut(32);
+    l.copy_from_slice(left.as_bytes());
+    r.copy_from_slice(right.as_bytes());
+    blake3::hash(&input).into()
 }
 
 /// The interior-node hash of a Merkle tree, so that the RFC 9162 proof
