@@ -134,9 +134,14 @@ impl Privacy {
         if let Some(name) = &mut event.subject.name {
             n += self.scrub_str(name, &mut || "subject.name".to_owned())?;
         }
-        // The field path is only needed to name a refused value.
-        let mut path = String::from("attrs");
+        // The field path is only needed to name a refused value, so it is
+        // only built (and allocated) under `Reject`.
         let track = self.pii == PiiAction::Reject;
+        let mut path = if track {
+            String::from("attrs")
+        } else {
+            String::new()
+        };
         n += self.scrub_map(&mut event.attrs, &mut path, track)?;
         Ok(n)
     }
@@ -470,6 +475,11 @@ fn uuid_v4(s: &str) -> Option<usize> {
 fn ipv4(s: &str) -> Option<usize> {
     let n = run(s, |b| b.is_ascii_digit() || b == b'.');
     let cand = s.get(..n)?.trim_end_matches('.');
+    // Version numbers (`5.0`, `537.36`) are the common near miss: only a
+    // run with exactly three dots is worth the full parse.
+    if cand.bytes().filter(|&b| b == b'.').count() != 3 {
+        return None;
+    }
     (cand.parse::<Ipv4Addr>().is_ok() && ends_clean(s, cand.len())).then_some(cand.len())
 }
 
