@@ -103,5 +103,5 @@ pub use merkle::proof::{
 };
 pub use parse::{ParseError, ParsedRecord, SelfHashMismatch, parse_record};
 pub use record::{ActorRef, AuditRecord, Field, RecordBuilder, RecordError, Rule, SubjectRef};
-pub use value::{AttrValue, FloatInAttrs, Integer};
+pub use value::{AttrValue, Attrs, FloatInAttrs, Integer};
 pub use verify::{RecordLink, VerifyError, verify_record, verify_record_against, verify_record_link};

@@ -149,6 +149,71 @@ impl TryFrom<&serde_json::Value> for AttrValue {
     }
 }
 
+/// Moves the strings and keys out of `v` instead of copying them (the
+/// conversion `auditctl append` makes of every input line).
+impl TryFrom<serde_json::Value> for AttrValue {
+    type Error = FloatInAttrs;
+
+    fn try_from(v: serde_json::Value) -> Result<Self, Self::Error> {
+        convert_owned(v).map_err(|(mut rev_path, value)| {
+            rev_path.reverse();
+            FloatInAttrs {
+                path: if rev_path.is_empty() {
+                    "/".into()
+                } else {
+                    rev_path.iter().fold(String::new(), |p, seg| p + "/" + seg)
+                },
+                value,
+            }
+        })
+    }
+}
+
+/// The owned conversion; on a float, the path to it (innermost segment
+/// first, built only while the error unwinds) and the float's text.
+fn convert_owned(v: serde_json::Value) -> Result<AttrValue, (Vec<String>, String)> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => AttrValue::Null,
+        J::Bool(b) => AttrValue::Bool(b),
+        J::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                AttrValue::from(u)
+            } else if let Some(i) = n.as_i64() {
+                AttrValue::from(i)
+            } else {
+                return Err((Vec::new(), n.to_string()));
+            }
+        }
+        J::String(s) => AttrValue::String(s),
+        J::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            for (i, x) in a.into_iter().enumerate() {
+                out.push(convert_owned(x).map_err(|(mut p, v)| {
+                    p.push(i.to_string());
+                    (p, v)
+                })?);
+            }
+            AttrValue::Array(out)
+        }
+        J::Object(m) => {
+            let mut out = BTreeMap::new();
+            for (k, x) in m {
+                match convert_owned(x) {
+                    Ok(x) => {
+                        out.insert(k, x);
+                    }
+                    Err((mut p, v)) => {
+                        p.push(k);
+                        return Err((p, v));
+                    }
+                }
+            }
+            AttrValue::Object(out)
+        }
+    })
+}
+
 fn convert(v: &serde_json::Value, path: &mut String) -> Result<AttrValue, FloatInAttrs> {
     use serde_json::Value as J;
     Ok(match v {
@@ -190,4 +255,164 @@ fn convert(v: &serde_json::Value, path: &mut String) -> Result<AttrValue, FloatI
             AttrValue::Object(out)
         }
     })
+}
+
+/// Deserializes any self-describing format's value, strictly: a float
+/// (including an integer too large for `attrs`, which JSON parsers read as
+/// one) and a key repeated in one object are errors, never rounded or
+/// merged. Use [`AttrValue::try_from`] on a `serde_json::Value` for an error
+/// that names the float's path.
+impl<'de> serde::Deserialize<'de> for AttrValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AttrVisitor)
+    }
+}
+
+/// Builds an [`AttrValue`] from whatever the deserializer holds.
+struct AttrVisitor;
+
+impl<'de> serde::de::Visitor<'de> for AttrVisitor {
+    type Value = AttrValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an attrs value (null, a boolean, an integer, a string, an array or an object)")
+    }
+
+    fn visit_unit<E>(self) -> Result<AttrValue, E> {
+        Ok(AttrValue::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<AttrValue, E> {
+        Ok(AttrValue::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<AttrValue, E> {
+        Ok(AttrValue::from(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<AttrValue, E> {
+        Ok(AttrValue::from(u))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<AttrValue, E> {
+        // A JSON reader hands over integers past u64 as floats too, so the
+        // number is printed as read, which may have been rounded.
+        Err(E::custom(format_args!(
+            "attrs value {f} is a float or an integer outside i64..=u64; attrs admit those integers only"
+        )))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<AttrValue, E> {
+        Ok(AttrValue::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<AttrValue, E> {
+        Ok(AttrValue::String(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<AttrValue, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(x) = seq.next_element()? {
+            out.push(x);
+        }
+        Ok(AttrValue::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AttrValue, A::Error> {
+        attrs_map(map).map(AttrValue::Object)
+    }
+}
+
+/// The entries of one object, refusing a repeated key.
+fn attrs_map<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<BTreeMap<String, AttrValue>, A::Error> {
+    let mut out = BTreeMap::new();
+    while let Some((k, v)) = map.next_entry::<String, AttrValue>()? {
+        match out.entry(k) {
+            std::collections::btree_map::Entry::Occupied(e) => {
+                return Err(serde::de::Error::custom(format_args!(
+                    "attrs key {:?} appears twice in one object",
+                    e.key()
+                )));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A whole `attrs` object, deserialized as strictly as [`AttrValue`]
+/// (no floats, no repeated keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attrs(pub BTreeMap<String, AttrValue>);
+
+impl<'de> serde::Deserialize<'de> for Attrs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Attrs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an attrs object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Attrs, A::Error> {
+                attrs_map(map).map(Attrs)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AttrValue, Attrs};
+
+    /// `json` read as an `attrs` object: its entries, or the error text.
+    fn check(json: &str, want: Result<&str, &str>) {
+        let got = serde_json::from_str::<Attrs>(json).map_err(|e| e.to_string());
+        match (got, want) {
+            (Ok(a), Ok(w)) => {
+                let back = serde_json::to_string(&AttrValue::Object(a.0)).expect("serialize");
+                assert_eq!(back, w, "{json}");
+            }
+            (Err(e), Err(w)) => assert!(e.starts_with(w), "{json}: {e}"),
+            (got, want) => panic!("{json}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn attrs_deserialize_strictly() {
+        check(
+            r#"{"b":[1,-2,null,true,"x"],"a":{"n":18446744073709551615}}"#,
+            Ok(r#"{"a":{"n":18446744073709551615},"b":[1,-2,null,true,"x"]}"#),
+        );
+        check(
+            r#"{"n":-9223372036854775808}"#,
+            Ok(r#"{"n":-9223372036854775808}"#),
+        );
+        check(r#"{"f":1.5}"#, Err("attrs value 1.5 is a float"));
+        check(r#"{"f":1e3}"#, Err("attrs value 1000 is a float"));
+        check(
+            r#"{"big":18446744073709551616}"#,
+            Err("attrs value 18446744073709552000 is a float or an integer outside"),
+        );
+        check(r#"{"n":{"x":[0.0]}}"#, Err("attrs value 0 is a float"));
+        check(
+            r#"{"a":1,"a":2}"#,
+            Err(r#"attrs key "a" appears twice in one object"#),
+        );
+        check(
+            r#"{"o":{"k":1,"k":1}}"#,
+            Err(r#"attrs key "k" appears twice in one object"#),
+        );
+        check(r#"[1]"#, Err("invalid type: sequence, expected an attrs object"));
+    }
+
+    #[test]
+    fn owned_conversion_names_the_float_path() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"a":[1,{"b":2.5}]}"#).expect("json");
+        let owned = AttrValue::try_from(v.clone()).expect_err("float");
+        assert_eq!((owned.path.as_str(), owned.value.as_str()), ("/a/1/b", "2.5"));
+        assert_eq!(AttrValue::try_from(&v), Err(owned));
+    }
 }
