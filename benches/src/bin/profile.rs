@@ -13,6 +13,8 @@
 //!   the profile's `Emitter::emit` subtree is emit alone.
 //! - `floor`: the emit bench's floor over the same records
 //!   (derived-struct serialization + BLAKE3).
+//! - `queued`: the same rounds through `QueuedEmitter` with 2 workers
+//!   (for `perf record`; callgrind serializes threads).
 //! - `verify`: writes a WAL of RECORDS workload records (no fsync), then
 //!   verifies it on one thread; the `verify_wal_dir` subtree is the verify.
 
@@ -20,7 +22,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use audit_canon::Limits;
-use audit_chain::{AuditSink, AuditStream, Emitter, Event, FsyncPolicy, RamSink};
+use audit_chain::{
+    AuditSink, AuditStream, Emitter, Event, FsyncPolicy, Overflow, QueueConfig, QueuedEmitter, RamSink,
+};
 use audit_cli::{Workload, floor_of};
 use audit_verify::{VerifyOptions, verify_wal_dir};
 use audit_wal::{WalOptions, WalSink};
@@ -40,8 +44,9 @@ fn main() {
         "emit" => emit(n.unwrap_or(5)),
         "floor" => floor(n.unwrap_or(5)),
         "verify" => verify(n.unwrap_or(20_000)),
+        "queued" => queued(n.unwrap_or(5)),
         other => {
-            eprintln!("usage: profile emit|floor|verify [N] (unknown mode {other:?})");
+            eprintln!("usage: profile emit|floor|queued|verify [N] (unknown mode {other:?})");
             std::process::exit(2);
         }
     }
@@ -56,6 +61,30 @@ fn emit(rounds: usize) {
         for e in batch {
             black_box(em.emit(e).expect("emit"));
         }
+    }
+}
+
+fn queued(rounds: usize) {
+    let events = events(1000);
+    for _ in 0..rounds {
+        let sink = Arc::new(RamSink::new(usize::MAX, usize::MAX));
+        let em = Arc::new(Emitter::new(W, sink.clone(), Limits::default()).expect("emitter"));
+        let q = QueuedEmitter::start(
+            em,
+            QueueConfig {
+                workers: 2,
+                capacity: 4096,
+                overflow: Overflow::Block,
+            },
+        )
+        .expect("start");
+        for e in events.clone() {
+            q.try_emit(e).expect("queued");
+        }
+        let stats = q.shutdown(std::time::Duration::from_secs(60));
+        assert_eq!(stats.emitted, 1000);
+        drop(q);
+        drop(sink); // the last reference: records are freed here, not in a worker
     }
 }
 
