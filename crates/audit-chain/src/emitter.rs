@@ -28,6 +28,20 @@ pub struct Receipt {
     pub self_hash: Digest,
 }
 
+/// An event scrubbed, stamped and checked by [`Emitter::prepare`]: a record
+/// of its emitter's writer that lacks only `seq` and `prev`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedEvent {
+    draft: AuditRecord,
+}
+
+impl PreparedEvent {
+    /// Its stream.
+    pub fn stream(&self) -> &str {
+        self.draft.stream()
+    }
+}
+
 /// Emits the records of one `writer_id`.
 ///
 /// Each stream has its own lock, taken only to assign `seq` and `prev`,
@@ -149,12 +163,31 @@ impl Emitter {
             .clone()
     }
 
-    /// Records `event` as the next record of its stream. On any error
-    /// nothing reaches the sink and the chain does not move.
+    /// Records `event` as the next record of its stream: [`Self::prepare`],
+    /// then [`Self::commit`]. On any error nothing reaches the sink and the
+    /// chain does not move.
     pub fn emit(&self, event: Event) -> Result<Receipt, EmitError> {
+        let prepared = self.prepare(event)?;
+        self.commit(prepared)
+    }
+
+    /// The part of emitting that needs no lock: scrubs `event` under the
+    /// privacy policy, stamps it, and checks and builds every field of its
+    /// record but the chain position. The queued front end runs this on
+    /// the caller's thread, so a bad event is refused to its caller at once
+    /// and a busy stream's worker only seals and appends.
+    pub fn prepare(&self, event: Event) -> Result<PreparedEvent, EmitError> {
         // The stream name outlives the event only when a reject would be logged.
         let stream = tracing::enabled!(tracing::Level::WARN).then(|| event.stream.clone());
-        let outcome = self.emit_inner(event);
+        self.prepare_inner(event)
+            .inspect_err(|e| self.rejected(stream.as_deref().unwrap_or_default(), e))
+    }
+
+    /// Gives a prepared event its chain position, seals it and appends it.
+    /// On any error nothing reaches the sink and the chain does not move.
+    pub fn commit(&self, prepared: PreparedEvent) -> Result<Receipt, EmitError> {
+        let stream = tracing::enabled!(tracing::Level::WARN).then(|| prepared.stream().to_owned());
+        let outcome = self.commit_inner(prepared);
         match &outcome {
             Ok(r) => tracing::event!(
                 name: "audit.append.ok",
@@ -163,21 +196,24 @@ impl Emitter {
                 seq = r.seq,
                 self_hash = %r.self_hash,
             ),
-            Err(e) => {
-                telemetry::dropped(&self.service, e.drop_reason()).increment(1);
-                tracing::event!(
-                    name: "audit.append.reject",
-                    tracing::Level::WARN,
-                    stream = stream.as_deref().unwrap_or_default(),
-                    reason = e.drop_reason(),
-                    error = %e,
-                );
-            }
+            Err(e) => self.rejected(stream.as_deref().unwrap_or_default(), e),
         }
         outcome
     }
 
-    fn emit_inner(&self, mut event: Event) -> Result<Receipt, EmitError> {
+    /// Counts and logs an event that was not recorded.
+    fn rejected(&self, stream: &str, e: &EmitError) {
+        telemetry::dropped(&self.service, e.drop_reason()).increment(1);
+        tracing::event!(
+            name: "audit.append.reject",
+            tracing::Level::WARN,
+            stream = stream,
+            reason = e.drop_reason(),
+            error = %e,
+        );
+    }
+
+    fn prepare_inner(&self, mut event: Event) -> Result<PreparedEvent, EmitError> {
         match self.privacy.scrub(&mut event) {
             Ok(0) => {}
             Ok(n) => self.pii_redacted.increment(n),
@@ -187,7 +223,6 @@ impl Emitter {
             }
         }
         let ts_ms = event.ts_ms.unwrap_or_else(|| (self.clock)());
-        // Everything but the chain position, checked outside the lock.
         let draft = AuditRecord::builder()
             .ts_ms(ts_ms)
             .writer_id(self.writer_id.as_str())
@@ -200,6 +235,16 @@ impl Emitter {
             .attrs(event.attrs)
             .build()
             .map_err(EmitError::Invalid)?;
+        Ok(PreparedEvent { draft })
+    }
+
+    fn commit_inner(&self, prepared: PreparedEvent) -> Result<Receipt, EmitError> {
+        let draft = prepared.draft;
+        if draft.writer_id() != self.writer_id {
+            return Err(EmitError::OtherWriter {
+                writer_id: draft.writer_id().to_owned(),
+            });
+        }
         let chain = self.chain(draft.stream());
         let mut slot = chain.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = slot

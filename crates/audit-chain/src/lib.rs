@@ -7,12 +7,17 @@
 //!   attrs, optional `ts_ms`).
 //! - [`Emitter`]: one writer's front door; assigns `seq` and `prev`, keeps
 //!   each stream's [`ChainState`] (last `seq`, head, Merkle frontier) and
-//!   appends [`SealedRecord`]s to an [`AuditSink`].
+//!   appends [`SealedRecord`]s to an [`AuditSink`]. Emitting is two steps:
+//!   [`Emitter::prepare`] (scrub, stamp, check and build; no lock) and
+//!   [`Emitter::commit`] (position, seal, append; the stream's lock).
 //! - [`AuditSink`] and [`AuditStream`]: the object-safe sink traits;
 //!   [`RamSink`] is the bounded in-memory (amnesia) sink.
 //! - [`QueuedEmitter`]: bounded queues per worker, workers sharded by
 //!   stream, `try_emit` that sheds with `Busy` instead of blocking, receipts
 //!   for callers that need the record stored, deadline-bounded shutdown.
+//!   The caller's thread prepares the event (a bad one is refused to it at
+//!   once); the stream's worker only commits it, so a busy stream is not
+//!   bound to one thread's worth of scrubbing and checking.
 //! - [`Merge`]: several writers' chains as one sequence in the global order
 //!   `(ts_ms, writer_id, seq)`.
 //! - [`Privacy`]: on by default; IPs in `attrs` strings and `subject.name`
@@ -80,7 +85,7 @@ pub use config::{
     AuditConfig, ConfigError, FsyncPolicy, IpModeName, Profile, ShedPolicy, SinkKind, parse_duration,
     parse_size,
 };
-pub use emitter::{Clock, EmitError, Emitter, Receipt};
+pub use emitter::{Clock, EmitError, Emitter, PreparedEvent, Receipt};
 pub use event::Event;
 pub use merge::Merge;
 pub use privacy::{IpMode, PiiAction, PiiKind, Privacy, PrivacyError};

@@ -5,14 +5,15 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use metrics::Gauge;
 
-use crate::emitter::{EmitError, Emitter, Receipt};
+use crate::emitter::{EmitError, Emitter, PreparedEvent, Receipt};
 use crate::event::Event;
 use crate::telemetry::{self, reason};
 
@@ -46,20 +47,57 @@ impl Default for QueueConfig {
     }
 }
 
-/// One queued event and, when the caller asked, where its outcome goes.
+/// What callers need to hand in events: the emitter that prepares them
+/// and one queue per worker.
+struct Intake {
+    emitter: Arc<Emitter>,
+    senders: Vec<Sender<Job>>,
+}
+
+/// One queued event, already prepared on the caller's thread, and, when the
+/// caller asked, where its outcome goes.
 struct Job {
-    event: Event,
+    prepared: PreparedEvent,
     reply: Option<Sender<Result<Receipt, EmitError>>>,
 }
 
-/// Counters of the front end (also what shutdown reports).
-#[derive(Debug, Default)]
+/// Counters of the front end (also what shutdown reports). The intake
+/// counters are the callers'; each worker counts its own outcomes on a
+/// cache line of its own, so workers never write to a line another writes.
+#[derive(Debug)]
 struct Counters {
     accepted: AtomicU64,
     busy: AtomicU64,
+    refused: AtomicU64,
+    workers: Vec<WorkerCounters>,
+}
+
+/// One worker's outcome counters.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct WorkerCounters {
     emitted: AtomicU64,
     failed: AtomicU64,
     dropped_at_shutdown: AtomicU64,
+}
+
+/// When intake stopped, and the drain deadline. Workers read the flag per
+/// event (a shared read, no write) and take the lock only once it is set.
+#[derive(Debug, Default)]
+struct Stop {
+    stopping: AtomicBool,
+    at: Mutex<Option<Instant>>,
+}
+
+impl Stop {
+    fn is_late(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+            && self
+                .at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some_and(|t| Instant::now() >= t)
+    }
 }
 
 /// A snapshot of the front end's counters.
@@ -69,9 +107,12 @@ pub struct QueueStats {
     pub accepted: u64,
     /// Events refused because a queue was full (`busy_rejections_total`).
     pub busy_rejections: u64,
+    /// Events refused at intake, their error returned to the caller: a
+    /// field broke its rule, or the privacy policy refused them.
+    pub refused: u64,
     /// Events a worker turned into records.
     pub emitted: u64,
-    /// Events a worker could not record (invalid, sink refused).
+    /// Events a worker could not record (over a size bound, sink refused).
     pub failed: u64,
     /// Events still queued when the shutdown deadline passed; never recorded.
     pub dropped_at_shutdown: u64,
@@ -96,7 +137,8 @@ pub enum QueueError {
     /// The worker recorded no outcome within the wait.
     #[error("no receipt within {0:?}")]
     Timeout(Duration),
-    /// The worker could not record it.
+    /// It was not recorded: refused at intake (a field broke its rule, the
+    /// privacy policy refused it) or by the worker (a size bound, the sink).
     #[error(transparent)]
     Emit(#[from] EmitError),
     /// A configuration value is out of range.
@@ -124,12 +166,16 @@ impl PendingReceipt {
 
 /// The queued front end over an [`Emitter`].
 pub struct QueuedEmitter {
-    senders: RwLock<Option<Vec<Sender<Job>>>>,
+    /// `None` once shutdown began: the queues close and the emitter (with
+    /// its sink) is released.
+    intake: RwLock<Option<Intake>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     counters: Arc<Counters>,
-    stop_at: Arc<Mutex<Option<Instant>>>,
+    stop: Arc<Stop>,
     overflow: Overflow,
     service: String,
+    /// `audit_queue_depth` of each worker, registered once.
+    depth: Vec<Gauge>,
 }
 
 impl QueuedEmitter {
@@ -141,45 +187,73 @@ impl QueuedEmitter {
         if config.capacity == 0 {
             return Err(QueueError::Config("capacity must be at least 1"));
         }
-        let counters = Arc::new(Counters::default());
-        let stop_at = Arc::new(Mutex::new(None::<Instant>));
+        let counters = Arc::new(Counters {
+            accepted: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            workers: (0..config.workers).map(|_| WorkerCounters::default()).collect(),
+        });
+        let stop = Arc::new(Stop::default());
+        let depth: Vec<Gauge> = (0..config.workers)
+            .map(|i| telemetry::queue_depth(emitter.service(), i))
+            .collect();
         let mut senders = Vec::with_capacity(config.workers);
         let mut handles = Vec::with_capacity(config.workers);
-        for i in 0..config.workers {
+        for (i, gauge) in depth.iter().enumerate() {
             let (tx, rx) = bounded::<Job>(config.capacity);
             senders.push(tx);
-            let (em, counters, stop_at) = (emitter.clone(), counters.clone(), stop_at.clone());
+            let (em, counters, stop, gauge) =
+                (emitter.clone(), counters.clone(), stop.clone(), gauge.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("audit-worker-{i}"))
-                .spawn(move || work(&em, i, &rx, &counters, &stop_at))
+                .spawn(move || work(&em, i, &rx, &counters, &stop, &gauge))
                 .map_err(|_| QueueError::Config("could not start a worker thread"))?;
             handles.push(handle);
         }
         Ok(Self {
-            senders: RwLock::new(Some(senders)),
+            service: emitter.service().to_owned(),
+            intake: RwLock::new(Some(Intake { emitter, senders })),
             workers: Mutex::new(handles),
             counters,
-            stop_at,
+            stop,
             overflow: config.overflow,
-            service: emitter.service().to_owned(),
+            depth,
         })
     }
 
-    fn send(&self, job: Job) -> Result<(), QueueError> {
-        let senders = self.senders.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(senders) = senders.as_ref() else {
+    /// Prepares `event` here, on the caller's thread, and queues it for the
+    /// worker that owns its stream. A full queue is seen before any work is
+    /// spent on the event, so shedding stays cheap under overload.
+    fn send(
+        &self,
+        event: Event,
+        reply: Option<Sender<Result<Receipt, EmitError>>>,
+    ) -> Result<(), QueueError> {
+        let intake = self.intake.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(Intake { emitter, senders }) = intake.as_ref() else {
             return Err(QueueError::Closed);
         };
         let mut h = DefaultHasher::new();
-        job.event.stream.hash(&mut h);
+        event.stream.hash(&mut h);
         let idx = usize::try_from(h.finish() % senders.len() as u64).unwrap_or(0);
         let Some(tx) = senders.get(idx) else {
             return Err(QueueError::Closed);
         };
-        let stream = job.event.stream.clone();
+        if self.overflow == Overflow::Shed && tx.is_full() {
+            return Err(self.shed(event.stream));
+        }
+        let prepared = match emitter.prepare(event) {
+            Ok(p) => p,
+            Err(e) => {
+                // `prepare` counted the drop under its reason.
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(QueueError::Emit(e));
+            }
+        };
+        let job = Job { prepared, reply };
         let sent = match self.overflow {
             Overflow::Shed => tx.try_send(job).map_err(|e| match e {
-                TrySendError::Full(_) => QueueError::Busy { stream },
+                TrySendError::Full(job) => self.shed(job.prepared.stream().to_owned()),
                 TrySendError::Disconnected(_) => QueueError::Closed,
             }),
             Overflow::Block => tx.send(job).map_err(|_| QueueError::Closed),
@@ -187,37 +261,43 @@ impl QueuedEmitter {
         match &sent {
             Ok(()) => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                telemetry::queue_depth(&self.service, idx, tx.len());
+                if let Some(g) = self.depth.get(idx) {
+                    g.set(tx.len() as f64);
+                }
             }
-            Err(QueueError::Busy { .. }) => {
-                self.counters.busy.fetch_add(1, Ordering::Relaxed);
-                telemetry::busy(&self.service).increment(1);
-                telemetry::dropped(&self.service, reason::AUDIT_BACKPRESSURE).increment(1);
-            }
-            Err(_) => telemetry::dropped(&self.service, reason::CLOSED).increment(1),
+            Err(QueueError::Closed) => telemetry::dropped(&self.service, reason::CLOSED).increment(1),
+            Err(_) => {}
         }
         sent
     }
 
-    /// Queues `event`, or refuses it at once: never blocks under
-    /// [`Overflow::Shed`].
-    pub fn try_emit(&self, event: Event) -> Result<(), QueueError> {
-        self.send(Job { event, reply: None })
+    /// Counts an event shed at a full queue.
+    fn shed(&self, stream: String) -> QueueError {
+        self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        telemetry::busy(&self.service).increment(1);
+        telemetry::dropped(&self.service, reason::AUDIT_BACKPRESSURE).increment(1);
+        QueueError::Busy { stream }
     }
 
-    /// Queues `event` and returns a receipt to wait on.
+    /// Queues `event`, or refuses it at once: never blocks under
+    /// [`Overflow::Shed`]. The event is checked and scrubbed here
+    /// ([`Emitter::prepare`]); one that breaks a rule is refused with
+    /// [`QueueError::Emit`] naming the field.
+    pub fn try_emit(&self, event: Event) -> Result<(), QueueError> {
+        self.send(event, None)
+    }
+
+    /// Queues `event` and returns a receipt to wait on (refused at once as
+    /// [`Self::try_emit`] refuses).
     pub fn emit_with_receipt(&self, event: Event) -> Result<PendingReceipt, QueueError> {
         let (tx, rx) = bounded(1);
-        self.send(Job {
-            event,
-            reply: Some(tx),
-        })?;
+        self.send(event, Some(tx))?;
         Ok(PendingReceipt { rx })
     }
 
     /// Whether the front end still takes events (false once shutdown began).
     pub fn is_accepting(&self) -> bool {
-        self.senders
+        self.intake
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
@@ -226,12 +306,16 @@ impl QueuedEmitter {
     /// Current counters.
     pub fn stats(&self) -> QueueStats {
         let c = &self.counters;
+        let sum = |f: fn(&WorkerCounters) -> &AtomicU64| -> u64 {
+            c.workers.iter().map(|w| f(w).load(Ordering::Relaxed)).sum()
+        };
         QueueStats {
             accepted: c.accepted.load(Ordering::Relaxed),
             busy_rejections: c.busy.load(Ordering::Relaxed),
-            emitted: c.emitted.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
-            dropped_at_shutdown: c.dropped_at_shutdown.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            emitted: sum(|w| &w.emitted),
+            failed: sum(|w| &w.failed),
+            dropped_at_shutdown: sum(|w| &w.dropped_at_shutdown),
         }
     }
 
@@ -240,13 +324,11 @@ impl QueuedEmitter {
     /// waits for the workers. Every event accepted before the call is
     /// either recorded or counted in `dropped_at_shutdown`.
     pub fn shutdown(&self, deadline: Duration) -> QueueStats {
-        *self.stop_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + deadline);
+        *self.stop.at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + deadline);
+        self.stop.stopping.store(true, Ordering::Release);
         // Dropping the senders closes the queues: workers finish what is
-        // queued and exit.
-        self.senders
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        // queued and exit. Our hold on the emitter (and its sink) goes too.
+        self.intake.write().unwrap_or_else(PoisonError::into_inner).take();
         let handles = std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
         for h in handles {
             let _ = h.join();
@@ -262,28 +344,21 @@ impl Drop for QueuedEmitter {
 }
 
 /// One worker: record each job in order; past the shutdown deadline, drop.
-fn work(
-    em: &Emitter,
-    worker: usize,
-    rx: &Receiver<Job>,
-    counters: &Counters,
-    stop_at: &Mutex<Option<Instant>>,
-) {
+fn work(em: &Emitter, worker: usize, rx: &Receiver<Job>, counters: &Counters, stop: &Stop, depth: &Gauge) {
+    let Some(mine) = counters.workers.get(worker) else {
+        return;
+    };
     while let Ok(job) = rx.recv() {
-        telemetry::queue_depth(em.service(), worker, rx.len());
-        let late = stop_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|t| Instant::now() >= t);
-        if late {
-            counters.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
+        depth.set(rx.len() as f64);
+        if stop.is_late() {
+            mine.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
             telemetry::dropped(em.service(), reason::SHUTDOWN).increment(1);
             continue; // the reply sender drops: the waiter sees `Dropped`
         }
-        let outcome = em.emit(job.event);
+        let outcome = em.commit(job.prepared);
         match &outcome {
-            Ok(_) => counters.emitted.fetch_add(1, Ordering::Relaxed),
-            Err(_) => counters.failed.fetch_add(1, Ordering::Relaxed),
+            Ok(_) => mine.emitted.fetch_add(1, Ordering::Relaxed),
+            Err(_) => mine.failed.fetch_add(1, Ordering::Relaxed),
         };
         if let Some(reply) = job.reply {
             let _ = reply.try_send(outcome);

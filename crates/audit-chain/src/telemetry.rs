@@ -3,7 +3,7 @@
 //! `metrics` and `tracing` facades: the host installs the recorder and the
 //! subscriber; this crate keeps no registry of its own.
 
-use metrics::{Counter, counter, gauge};
+use metrics::{Counter, Gauge, counter, gauge};
 
 /// Records appended, `{service, kind, stream}`.
 pub const APPENDED_TOTAL: &str = "audit_appended_total";
@@ -77,6 +77,6 @@ pub(crate) fn dedupe_hits(service: &str) -> Counter {
     counter!(DEDUPE_HITS_TOTAL, "service" => service.to_owned())
 }
 
-pub(crate) fn queue_depth(service: &str, worker: usize, depth: usize) {
-    gauge!(QUEUE_DEPTH, "service" => service.to_owned(), "worker" => worker.to_string()).set(depth as f64);
+pub(crate) fn queue_depth(service: &str, worker: usize) -> Gauge {
+    gauge!(QUEUE_DEPTH, "service" => service.to_owned(), "worker" => worker.to_string())
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit_canon::Limits;
-use audit_chain::{Emitter, Event, Overflow, QueueConfig, QueueError, QueuedEmitter, RamSink};
+use audit_chain::{EmitError, Emitter, Event, Overflow, QueueConfig, QueueError, QueuedEmitter, RamSink};
 use common::GatedSink;
 
 const W: &str = "svc-gateway@queue-1";
@@ -137,7 +137,7 @@ fn events_still_queued_at_the_deadline_are_dropped_and_counted() {
 #[test]
 fn receipts_report_the_record_and_failures() {
     let sink = Arc::new(RamSink::new(1000, 1 << 20));
-    let em = Arc::new(Emitter::new(W, sink, Limits::default()).expect("emitter"));
+    let em = Arc::new(Emitter::new(W, sink.clone(), Limits::default()).expect("emitter"));
     let q = QueuedEmitter::start(em, config(2, 8)).expect("start");
     let r = q
         .emit_with_receipt(ev("ingress", 1))
@@ -145,16 +145,32 @@ fn receipts_report_the_record_and_failures() {
         .wait(Duration::from_secs(10))
         .expect("receipt");
     assert_eq!((r.stream.as_str(), r.seq), ("ingress", 1));
-    let bad = q
-        .emit_with_receipt(Event::new("ingress", "GetServed", "NOT-OK"))
+    // A field that breaks its rule is refused to the caller at once, never queued.
+    for bad in [
+        q.emit_with_receipt(Event::new("ingress", "GetServed", "NOT-OK"))
+            .map(|_| ()),
+        q.try_emit(Event::new("ingress", "GetServed", "NOT-OK")),
+    ] {
+        let bad = bad.expect_err("invalid reason");
+        assert!(
+            matches!(bad, QueueError::Emit(EmitError::Invalid(_))) && bad.to_string().contains("reason"),
+            "{bad}"
+        );
+    }
+    // A record over the size bound is found by the worker, and its receipt says so.
+    let big = Event::new("ingress", "GetServed", "ok").attr("blob", "x".repeat(2000));
+    let over = q
+        .emit_with_receipt(big)
         .expect("queued")
         .wait(Duration::from_secs(10))
-        .expect_err("invalid reason");
-    assert!(
-        matches!(bad, QueueError::Emit(_)) && bad.to_string().contains("reason"),
-        "{bad}"
+        .expect_err("over the attrs bound");
+    assert!(matches!(over, QueueError::Emit(EmitError::Bounds(_))), "{over}");
+    let stats = q.shutdown(Duration::from_secs(10));
+    assert_eq!(
+        (stats.accepted, stats.refused, stats.emitted, stats.failed),
+        (2, 2, 1, 1)
     );
-    assert_eq!(q.shutdown(Duration::from_secs(10)).failed, 1);
+    assert_eq!(sink.len(), 1);
 }
 
 #[test]
@@ -258,4 +274,17 @@ fn a_surge_past_capacity_is_shed_counted_and_never_blocks() {
         .map(|s| sink.read(W, s).expect("verifies").len())
         .sum();
     assert_eq!(recorded as u64, stats.emitted);
+}
+
+#[test]
+fn shutdown_releases_the_emitter_and_its_sink() {
+    let sink = Arc::new(RamSink::new(1000, 1 << 20));
+    let em = Arc::new(Emitter::new(W, sink.clone(), Limits::default()).expect("emitter"));
+    let q = QueuedEmitter::start(em, config(2, 8)).expect("start");
+    q.try_emit(ev("a", 1)).expect("queued");
+    assert!(Arc::strong_count(&sink) > 1);
+    q.shutdown(Duration::from_secs(10));
+    // A WAL sink's directory lock goes with it, so the same process can reopen.
+    assert_eq!(Arc::strong_count(&sink), 1, "the front end still holds the sink");
+    assert!(matches!(q.try_emit(ev("a", 2)), Err(QueueError::Closed)));
 }
