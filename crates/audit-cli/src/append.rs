@@ -1,7 +1,10 @@
 //! `auditctl append`: JSON Lines events from stdin into a WAL, each line
-//! all or nothing. Under `--fsync always` each record is durable before
-//! the next is appended; `--batch N` syncs once per N records instead, on
-//! a syncer thread, while later lines go on.
+//! all or nothing, and nothing after the first line that fails. Under
+//! `--fsync always` each record is durable before the next is appended;
+//! `--batch N` syncs once per N records instead, on a syncer thread, while
+//! later lines go on. The main thread reads, parses and prepares lines
+//! (scrub, check, build); a committer thread seals and appends them in
+//! order.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -154,6 +157,64 @@ fn next_line(input: &mut dyn BufRead, buf: &mut Vec<u8>, lineno: &mut u64) -> Op
     }
 }
 
+/// Events handed from the reading thread to the committer at a time.
+const JOB_BATCH: usize = 128;
+
+/// A prepared line on its way to the committer.
+struct Prepared {
+    lineno: u64,
+    stream: String,
+    p: audit_chain::PreparedEvent,
+}
+
+/// A failed line: its number (to find the first), exit code and message.
+type LineFailure = (u64, Exit, String);
+
+fn emit_exit(e: &audit_chain::EmitError) -> Exit {
+    match e {
+        audit_chain::EmitError::Sink(_) => Exit::Io,
+        _ => Exit::Integrity,
+    }
+}
+
+fn line_failure(lineno: u64, stream: &str, e: &audit_chain::EmitError) -> String {
+    format!("line {lineno} (stream {stream:?}): {e}; nothing of it was written")
+}
+
+/// The committer: commits prepared lines in order until the first failure;
+/// under `--batch`, asks the syncer for a sync every `batch` records.
+/// Returns how many were committed, and the failure that stopped it.
+fn commit_lines(
+    emitter: &Emitter,
+    jobs: &crossbeam_channel::Receiver<Vec<Prepared>>,
+    batch: Option<(u64, &crossbeam_channel::Sender<()>)>,
+    progress: bool,
+) -> (u64, Option<LineFailure>) {
+    let mut n = 0u64;
+    for job in jobs {
+        for Prepared { lineno, stream, p } in job {
+            if let Err(e) = emitter.commit(p) {
+                return (
+                    n,
+                    Some((lineno, emit_exit(&e), line_failure(lineno, &stream, &e))),
+                );
+            }
+            n += 1;
+            // A syncer gone means its sync failed: the WAL refuses the
+            // next append, which reports the line.
+            if let Some((batch, sync)) = batch
+                && n.is_multiple_of(batch)
+            {
+                let _ = sync.send(());
+            }
+            if progress && n.is_multiple_of(100_000) {
+                eprint!("\rappended {n} records");
+            }
+        }
+    }
+    (n, None)
+}
+
 /// The flags of `auditctl append` besides its WAL directory.
 pub(crate) struct Settings<'a> {
     pub(crate) writer: &'a str,
@@ -215,49 +276,65 @@ pub(crate) fn run(
             Ok(())
         })
     });
-    let mut n = 0u64;
-    let mut failed = None;
-    let (mut buf, mut lineno) = (Vec::new(), 0u64);
-    'lines: while let Some(line) = next_line(&mut *input, &mut buf, &mut lineno) {
-        {
+    // Two stages: this thread reads, parses and prepares each line (scrub,
+    // check, build); a committer thread gives the events their positions,
+    // seals and appends them, in line order. A line that fails stops both:
+    // nothing after it is committed.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Vec<Prepared>>(4);
+    let (mut read_failed, (n, commit_failed)) = std::thread::scope(|scope| {
+        let committer =
+            scope.spawn(|| commit_lines(&emitter, &job_rx, batched.then_some((batch, &sync_tx)), progress));
+        let mut failed = None;
+        let (mut buf, mut lineno) = (Vec::new(), 0u64);
+        let mut jobs = Vec::with_capacity(JOB_BATCH);
+        while let Some(line) = next_line(&mut *input, &mut buf, &mut lineno) {
             let (lineno, ev) = match line {
                 Line::Event(lineno, ev) => (lineno, ev),
                 Line::Bad(lineno, e) => {
                     failed = Some((
+                        lineno,
                         Exit::Integrity,
                         format!("line {lineno}: {e}; nothing of it was written"),
                     ));
-                    break 'lines;
+                    break;
                 }
                 Line::ReadFailed(e) => {
-                    failed = Some((Exit::Io, format!("stdin: {e}")));
-                    break 'lines;
+                    failed = Some((lineno.saturating_add(1), Exit::Io, format!("stdin: {e}")));
+                    break;
                 }
             };
             let stream = ev.stream.clone();
-            if let Err(e) = emitter.emit(ev) {
-                let exit = match e {
-                    audit_chain::EmitError::Sink(_) => Exit::Io,
-                    _ => Exit::Integrity,
-                };
-                failed = Some((
-                    exit,
-                    format!("line {lineno} (stream {stream:?}): {e}; nothing of it was written"),
-                ));
-                break 'lines;
+            match emitter.prepare(ev) {
+                Ok(p) => jobs.push(Prepared { lineno, stream, p }),
+                Err(e) => {
+                    failed = Some((lineno, emit_exit(&e), line_failure(lineno, &stream, &e)));
+                    break;
+                }
             }
-            n += 1;
-            // A syncer gone means its sync failed: the WAL refuses the
-            // next append, which reports the line.
-            if batched && n.is_multiple_of(batch) {
-                let _ = sync_tx.send(());
-            }
-            if progress && n.is_multiple_of(100_000) {
-                let _ = write!(err, "\rappended {n} records");
+            if jobs.len() == JOB_BATCH {
+                let full = std::mem::replace(&mut jobs, Vec::with_capacity(JOB_BATCH));
+                if job_tx.send(full).is_err() {
+                    break; // the committer stopped at a failure of its own
+                }
             }
         }
-    }
+        if !jobs.is_empty() {
+            let _ = job_tx.send(jobs);
+        }
+        drop(job_tx);
+        let committed = committer
+            .join()
+            .unwrap_or_else(|_| (0, Some((0, Exit::Io, "the committer panicked".to_owned()))));
+        (failed, committed)
+    });
     drop(sync_tx);
+    // The first failing line is what is reported; later lines were not
+    // committed either way.
+    let mut failed = match (read_failed.take(), commit_failed) {
+        (Some(r), Some(c)) => Some(if c.0 <= r.0 { c } else { r }),
+        (r, c) => r.or(c),
+    }
+    .map(|(_, exit, msg)| (exit, msg));
     if let Some(Ok(Err(e)) | Err(e)) = syncer.map(|h| h.join().map_err(|_| "the syncer panicked".to_owned()))
     {
         failed.get_or_insert((Exit::Io, format!("syncing a batch: {e}")));

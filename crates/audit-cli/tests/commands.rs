@@ -173,6 +173,40 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
 }
 
 #[test]
+fn append_commits_nothing_after_a_line_over_the_size_bound() {
+    // The size bound is checked when a record is sealed, on the committing
+    // thread, after the reading thread has prepared lines well past it.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = tmp.path().join("wal");
+    let input: String = (1..=600)
+        .map(|i| {
+            let blob = if i == 300 { "x".repeat(2000) } else { String::new() };
+            format!(
+                "{{\"stream\":\"s{}\",\"kind\":\"K\",\"reason\":\"ok\",\"attrs\":{{\"i\":{i},\"blob\":\"{blob}\"}}}}\n",
+                i % 3
+            )
+        })
+        .collect();
+    let o = auditctl(
+        &["append", "--wal", p(&wal), "--writer", "svc@1"],
+        input.as_bytes(),
+    );
+    let e = exits(&o, 1);
+    assert!(
+        e.contains("line 300 ") && e.contains("nothing of it was written"),
+        "{e}"
+    );
+    assert!(
+        text(&o.stdout).contains("appended 299 records"),
+        "{}",
+        text(&o.stdout)
+    );
+    let lines = ok(&auditctl(&["cat", p(&wal)], b""));
+    assert_eq!(lines.lines().count(), 299);
+    ok(&auditctl(&["verify", p(&wal)], b""));
+}
+
+#[test]
 fn append_in_batches_syncs_per_batch_and_keeps_every_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let wal = tmp.path().join("wal");
