@@ -186,10 +186,18 @@ impl Emitter {
     /// Gives a prepared event its chain position, seals it and appends it.
     /// On any error nothing reaches the sink and the chain does not move.
     pub fn commit(&self, prepared: PreparedEvent) -> Result<Receipt, EmitError> {
+        self.commit_sealed(prepared).map(|(r, _)| r)
+    }
+
+    /// [`Self::commit`], returning the sealed record as well: for a host
+    /// that forwards it, or that wants the record freed on a thread of its
+    /// choosing (allocators cache best when memory is freed on the thread
+    /// that allocated it).
+    pub fn commit_sealed(&self, prepared: PreparedEvent) -> Result<(Receipt, SealedRecord), EmitError> {
         let stream = tracing::enabled!(tracing::Level::WARN).then(|| prepared.stream().to_owned());
         let outcome = self.commit_inner(prepared);
         match &outcome {
-            Ok(r) => tracing::event!(
+            Ok((r, _)) => tracing::event!(
                 name: "audit.append.ok",
                 tracing::Level::DEBUG,
                 stream = %r.stream,
@@ -238,7 +246,7 @@ impl Emitter {
         Ok(PreparedEvent { draft })
     }
 
-    fn commit_inner(&self, prepared: PreparedEvent) -> Result<Receipt, EmitError> {
+    fn commit_inner(&self, prepared: PreparedEvent) -> Result<(Receipt, SealedRecord), EmitError> {
         let draft = prepared.draft;
         if draft.writer_id() != self.writer_id {
             return Err(EmitError::OtherWriter {
@@ -269,11 +277,12 @@ impl Emitter {
             slot.appended.insert(r.kind().to_owned(), c);
         }
         self.bytes.increment(sealed.canonical().len() as u64);
-        Ok(Receipt {
+        let receipt = Receipt {
             stream: r.stream().to_owned(),
             seq,
             self_hash: *sealed.self_hash(),
-        })
+        };
+        Ok((receipt, sealed))
     }
 
     /// Appends an already sealed record of this writer (a replay, a

@@ -320,3 +320,23 @@ fn a_non_nfc_writer_id_is_normalized_once_and_chains_continue() {
         r2.self_hash
     );
 }
+
+#[test]
+fn prepare_then_commit_sealed_is_emit_and_hands_back_the_stored_record() {
+    let s = sink();
+    let em = emitter(&s);
+    let first = em.emit(ev("ingress", 1)).expect("emit");
+    let prepared = em.prepare(ev("ingress", 2)).expect("prepare");
+    assert_eq!(prepared.stream(), "ingress");
+    let (receipt, sealed) = em.commit_sealed(prepared).expect("commit");
+    assert_eq!((receipt.seq, sealed.record().seq()), (2, 2));
+    assert_eq!(*sealed.record().prev(), PrevHash::Digest(first.self_hash));
+    let stored = s.read(W, "ingress").expect("read");
+    assert_eq!(stored.last(), Some(&sealed));
+    // A bad event is refused by prepare; nothing moves.
+    assert!(matches!(
+        em.prepare(Event::new("ingress", "GetServed", "NOT-OK")),
+        Err(EmitError::Invalid(_))
+    ));
+    assert_eq!(em.chain_state("ingress").map(|c| c.seq()), Some(2));
+}

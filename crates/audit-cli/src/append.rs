@@ -167,6 +167,10 @@ struct Prepared {
     p: audit_chain::PreparedEvent,
 }
 
+/// A batch's emptied buffer and its committed records, handed back to the
+/// reading thread to reuse and free.
+type Spent = (Vec<Prepared>, Vec<(String, audit_chain::SealedRecord)>);
+
 /// A failed line: its number (to find the first), exit code and message.
 type LineFailure = (u64, Exit, String);
 
@@ -187,17 +191,22 @@ fn line_failure(lineno: u64, stream: &str, e: &audit_chain::EmitError) -> String
 fn commit_lines(
     emitter: &Emitter,
     jobs: &crossbeam_channel::Receiver<Vec<Prepared>>,
+    spent: &crossbeam_channel::Sender<Spent>,
     batch: Option<(u64, &crossbeam_channel::Sender<()>)>,
     progress: bool,
 ) -> (u64, Option<LineFailure>) {
     let mut n = 0u64;
-    for job in jobs {
-        for Prepared { lineno, stream, p } in job {
-            if let Err(e) = emitter.commit(p) {
-                return (
-                    n,
-                    Some((lineno, emit_exit(&e), line_failure(lineno, &stream, &e))),
-                );
+    for mut job in jobs {
+        let mut done = Vec::with_capacity(job.len());
+        for Prepared { lineno, stream, p } in job.drain(..) {
+            match emitter.commit_sealed(p) {
+                Ok((_, sealed)) => done.push((stream, sealed)),
+                Err(e) => {
+                    return (
+                        n,
+                        Some((lineno, emit_exit(&e), line_failure(lineno, &stream, &e))),
+                    );
+                }
             }
             n += 1;
             // A syncer gone means its sync failed: the WAL refuses the
@@ -211,6 +220,8 @@ fn commit_lines(
                 eprint!("\rappended {n} records");
             }
         }
+        // The reader may be gone (it stopped at a failure): then free here.
+        let _ = spent.send((job, done));
     }
     (n, None)
 }
@@ -281,12 +292,20 @@ pub(crate) fn run(
     // seals and appends them, in line order. A line that fails stops both:
     // nothing after it is committed.
     let (job_tx, job_rx) = crossbeam_channel::bounded::<Vec<Prepared>>(4);
+    // Committed records come back to be freed here, where they were
+    // allocated: the system allocator's per-thread caches refill only from
+    // frees on their own thread (freed on the committer, every allocation
+    // here took the slow path, and two stages ran slower than one).
+    let (spent_tx, spent_rx) = crossbeam_channel::unbounded::<Spent>();
     let (mut read_failed, (n, commit_failed)) = std::thread::scope(|scope| {
-        let committer =
-            scope.spawn(|| commit_lines(&emitter, &job_rx, batched.then_some((batch, &sync_tx)), progress));
+        let committer = scope.spawn(|| {
+            let sync = batched.then_some((batch, &sync_tx));
+            commit_lines(&emitter, &job_rx, &spent_tx, sync, progress)
+        });
         let mut failed = None;
         let (mut buf, mut lineno) = (Vec::new(), 0u64);
         let mut jobs = Vec::with_capacity(JOB_BATCH);
+        let mut spare: Vec<Vec<Prepared>> = Vec::new();
         while let Some(line) = next_line(&mut *input, &mut buf, &mut lineno) {
             let (lineno, ev) = match line {
                 Line::Event(lineno, ev) => (lineno, ev),
@@ -312,8 +331,12 @@ pub(crate) fn run(
                 }
             }
             if jobs.len() == JOB_BATCH {
-                let full = std::mem::replace(&mut jobs, Vec::with_capacity(JOB_BATCH));
-                if job_tx.send(full).is_err() {
+                for (batch, done) in spent_rx.try_iter() {
+                    drop(done);
+                    spare.push(batch);
+                }
+                let next = spare.pop().unwrap_or_else(|| Vec::with_capacity(JOB_BATCH));
+                if job_tx.send(std::mem::replace(&mut jobs, next)).is_err() {
                     break; // the committer stopped at a failure of its own
                 }
             }
@@ -325,6 +348,7 @@ pub(crate) fn run(
         let committed = committer
             .join()
             .unwrap_or_else(|_| (0, Some((0, Exit::Io, "the committer panicked".to_owned()))));
+        drop(spent_rx);
         (failed, committed)
     });
     drop(sync_tx);

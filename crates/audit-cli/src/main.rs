@@ -5,14 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// mimalloc, not the system allocator: `append` reads and prepares events
-/// on one thread and frees them on another, and glibc's per-thread caches
-/// serve that pattern badly (every allocation of the reading thread fell
-/// to the slow path; user time doubled). The library crates leave the
-/// choice to their host.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     match audit_cli::Cli::try_parse() {
         Ok(cli) => audit_cli::run(cli).into(),
