@@ -117,6 +117,9 @@ struct State {
     closed: bool,
     /// The writer thread should exit once the queue is empty.
     stop: bool,
+    /// Threads waiting on `idle` (only `close`). A condvar notify is a
+    /// system call even when nobody waits, so appends skip it then.
+    idle_waiters: usize,
 }
 
 #[derive(Clone)]
@@ -297,6 +300,7 @@ impl WalSink {
                 poisoned: None,
                 closed: false,
                 stop: false,
+                idle_waiters: 0,
             }),
             work: Condvar::new(),
             idle: Condvar::new(),
@@ -379,7 +383,9 @@ impl Inner {
                 let (mut s, written, err) = self.commit_group(&bytes, &group, &g);
                 let next = if s.queued_meta.is_empty() {
                     s.writing = false;
-                    self.idle.notify_all();
+                    if s.idle_waiters > 0 {
+                        self.idle.notify_all();
+                    }
                     None
                 } else {
                     Some(take_queue(&mut s))
@@ -440,7 +446,9 @@ impl Inner {
         if !st.queued_meta.is_empty() {
             self.work.notify_one();
         }
-        self.idle.notify_all();
+        if st.idle_waiters > 0 {
+            self.idle.notify_all();
+        }
         drop(st);
         g.set(written, err);
     }
@@ -656,7 +664,9 @@ impl AuditSink for WalSink {
         st.closed = true;
         while st.writing || !st.queued_meta.is_empty() {
             inner.work.notify_one();
+            st.idle_waiters += 1;
             st = inner.idle.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st.idle_waiters -= 1;
         }
         if let Some(why) = &st.poisoned {
             return Err(SinkError::Poisoned(why.clone()));
