@@ -10,7 +10,7 @@ use metrics::Counter;
 
 use crate::event::Event;
 use crate::privacy::{Privacy, PrivacyError};
-use crate::sink::{AuditSink, AuditStream, SinkError};
+use crate::sink::{AppendTicket, AuditSink, AuditStream, SinkError};
 use crate::state::{ChainState, ChainStateError, SealedRecord};
 use crate::telemetry::{self, reason};
 
@@ -42,6 +42,73 @@ impl PreparedEvent {
     }
 }
 
+/// A record handed to the sink by [`Emitter::commit_begin`]; wait on it for
+/// the sink's acknowledgement.
+#[must_use = "a record is recorded only once its ticket says so"]
+pub struct CommitTicket<'a> {
+    emitter: &'a Emitter,
+    chain: Arc<Mutex<Slot>>,
+    epoch: u64,
+    sealed: SealedRecord,
+    ticket: AppendTicket,
+    appended: Counter,
+}
+
+impl CommitTicket<'_> {
+    /// The record's stream.
+    pub fn stream(&self) -> &str {
+        self.sealed.record().stream()
+    }
+
+    /// Waits for the sink: the receipt, or why the record (and any record
+    /// of its stream committed after it) was not stored.
+    pub fn wait(self) -> Result<Receipt, EmitError> {
+        self.wait_sealed().map(|(r, _)| r)
+    }
+
+    /// [`Self::wait`], returning the sealed record as well.
+    pub fn wait_sealed(self) -> Result<(Receipt, SealedRecord), EmitError> {
+        let em = self.emitter;
+        let r = self.sealed.record();
+        match self.ticket.wait() {
+            Ok(_) => {
+                self.appended.increment(1);
+                em.bytes.increment(self.sealed.canonical().len() as u64);
+                let receipt = Receipt {
+                    stream: r.stream().to_owned(),
+                    seq: r.seq(),
+                    self_hash: *self.sealed.self_hash(),
+                };
+                tracing::event!(
+                    name: "audit.append.ok",
+                    tracing::Level::DEBUG,
+                    stream = %receipt.stream,
+                    seq = receipt.seq,
+                    self_hash = %receipt.self_hash,
+                );
+                Ok((receipt, self.sealed))
+            }
+            Err(e) => {
+                // The sink kept neither this record nor any later one of
+                // the stream: the chain goes back to what the sink holds.
+                // Later refusals of the same run find the epoch moved on.
+                let mut slot = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
+                if slot.epoch == self.epoch {
+                    slot.state = em
+                        .known
+                        .chain_state(&em.writer_id, r.stream())
+                        .unwrap_or_default();
+                    slot.epoch = slot.epoch.wrapping_add(1);
+                }
+                drop(slot);
+                let e = EmitError::Sink(e);
+                em.rejected(r.stream(), &e);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Emits the records of one `writer_id`.
 ///
 /// Each stream has its own lock, taken only to assign `seq` and `prev`,
@@ -69,6 +136,9 @@ pub struct Emitter {
 struct Slot {
     state: ChainState,
     appended: HashMap<String, Counter>,
+    /// Bumped each time `state` is reloaded from the sink after a refused
+    /// record, so only the first refusal of a run of them reloads.
+    epoch: u64,
 }
 
 impl Emitter {
@@ -158,6 +228,7 @@ impl Emitter {
                         .chain_state(&self.writer_id, stream)
                         .unwrap_or_default(),
                     appended: HashMap::new(),
+                    epoch: 0,
                 }))
             })
             .clone()
@@ -195,18 +266,23 @@ impl Emitter {
     /// that allocated it).
     pub fn commit_sealed(&self, prepared: PreparedEvent) -> Result<(Receipt, SealedRecord), EmitError> {
         let stream = tracing::enabled!(tracing::Level::WARN).then(|| prepared.stream().to_owned());
-        let outcome = self.commit_inner(prepared);
-        match &outcome {
-            Ok((r, _)) => tracing::event!(
-                name: "audit.append.ok",
-                tracing::Level::DEBUG,
-                stream = %r.stream,
-                seq = r.seq,
-                self_hash = %r.self_hash,
-            ),
-            Err(e) => self.rejected(stream.as_deref().unwrap_or_default(), e),
-        }
-        outcome
+        self.begin_inner(prepared, false)
+            .inspect_err(|e| self.rejected(stream.as_deref().unwrap_or_default(), e))?
+            .wait_sealed()
+    }
+
+    /// The first half of [`Self::commit`] for a caller with several events
+    /// in hand: positions, seals and hands the record to the sink
+    /// ([`AuditSink::append_begin`]) under the stream's lock, and returns
+    /// without waiting for the sink's acknowledgement. The stream's next
+    /// record can be committed meanwhile, so one durable sync acknowledges
+    /// them together. Wait on the ticket for the receipt. ([`Self::commit`]
+    /// waits under the lock instead: one record alone is acknowledged
+    /// soonest by a sink that writes it on the spot.)
+    pub fn commit_begin(&self, prepared: PreparedEvent) -> Result<CommitTicket<'_>, EmitError> {
+        let stream = tracing::enabled!(tracing::Level::WARN).then(|| prepared.stream().to_owned());
+        self.begin_inner(prepared, true)
+            .inspect_err(|e| self.rejected(stream.as_deref().unwrap_or_default(), e))
     }
 
     /// Counts and logs an event that was not recorded.
@@ -246,7 +322,11 @@ impl Emitter {
         Ok(PreparedEvent { draft })
     }
 
-    fn commit_inner(&self, prepared: PreparedEvent) -> Result<(Receipt, SealedRecord), EmitError> {
+    /// Positions, seals and hands over `prepared` under the stream's lock:
+    /// with `pipelined`, through `append_begin` (the acknowledgement is
+    /// waited for after the lock); otherwise through `append`, which
+    /// returns acknowledged.
+    fn begin_inner(&self, prepared: PreparedEvent, pipelined: bool) -> Result<CommitTicket<'_>, EmitError> {
         let draft = prepared.draft;
         if draft.writer_id() != self.writer_id {
             return Err(EmitError::OtherWriter {
@@ -266,23 +346,34 @@ impl Emitter {
             .with_position(seq, *slot.state.head())
             .map_err(EmitError::Invalid)?;
         let sealed = SealedRecord::seal(record, &self.limits).map_err(EmitError::Bounds)?;
-        self.sink.append(&sealed).map_err(EmitError::Sink)?;
-        slot.state.advance(&sealed).map_err(EmitError::Chain)?;
-        let r = sealed.record();
-        if let Some(c) = slot.appended.get(r.kind()) {
-            c.increment(1);
+        let ticket = if pipelined {
+            self.sink.append_begin(&sealed)
         } else {
-            let c = telemetry::appended(&self.service, r.kind(), r.stream());
-            c.increment(1);
-            slot.appended.insert(r.kind().to_owned(), c);
+            self.sink.append(&sealed).map(|d| AppendTicket::ready(Ok(d)))
         }
-        self.bytes.increment(sealed.canonical().len() as u64);
-        let receipt = Receipt {
-            stream: r.stream().to_owned(),
-            seq,
-            self_hash: *sealed.self_hash(),
+        .map_err(EmitError::Sink)?;
+        // The chain moves now, so the stream's next record links to this
+        // one while it is being acknowledged; a refusal reloads the state.
+        slot.state.advance(&sealed).map_err(EmitError::Chain)?;
+        let kind = sealed.record().kind();
+        let appended = match slot.appended.get(kind) {
+            Some(c) => c.clone(),
+            None => {
+                let c = telemetry::appended(&self.service, kind, sealed.record().stream());
+                slot.appended.insert(kind.to_owned(), c.clone());
+                c
+            }
         };
-        Ok((receipt, sealed))
+        let epoch = slot.epoch;
+        drop(slot);
+        Ok(CommitTicket {
+            emitter: self,
+            chain,
+            epoch,
+            sealed,
+            ticket,
+            appended,
+        })
     }
 
     /// Appends an already sealed record of this writer (a replay, a

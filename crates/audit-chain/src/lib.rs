@@ -85,13 +85,13 @@ pub use config::{
     AuditConfig, ConfigError, FsyncPolicy, IpModeName, Profile, ShedPolicy, SinkKind, parse_duration,
     parse_size,
 };
-pub use emitter::{Clock, EmitError, Emitter, PreparedEvent, Receipt};
+pub use emitter::{Clock, CommitTicket, EmitError, Emitter, PreparedEvent, Receipt};
 pub use event::Event;
 pub use merge::Merge;
 pub use privacy::{IpMode, PiiAction, PiiKind, Privacy, PrivacyError};
 pub use queue::{Overflow, PendingReceipt, QueueConfig, QueueError, QueueStats, QueuedEmitter};
 pub use ram::{RamSink, ReadError};
-pub use sink::{AuditSink, AuditStream, SinkError};
+pub use sink::{AppendTicket, AuditSink, AuditStream, SinkError};
 pub use state::{ChainState, ChainStateError, SealedRecord};
 pub use telemetry::{
     APPENDED_TOTAL, BUSY_REJECTIONS_TOTAL, BYTES_TOTAL, DEDUPE_HITS_TOTAL, DROP_TOTAL, PII_BLOCKED_TOTAL,

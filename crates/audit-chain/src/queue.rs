@@ -343,25 +343,50 @@ impl Drop for QueuedEmitter {
     }
 }
 
+/// Jobs a worker takes from its queue at once: it hands all their records
+/// to the sink before waiting for any acknowledgement, so a durable sink
+/// syncs once for them all.
+const WORKER_BATCH: usize = 64;
+
 /// One worker: record each job in order; past the shutdown deadline, drop.
 fn work(em: &Emitter, worker: usize, rx: &Receiver<Job>, counters: &Counters, stop: &Stop, depth: &Gauge) {
     let Some(mine) = counters.workers.get(worker) else {
         return;
     };
-    while let Ok(job) = rx.recv() {
+    let mut jobs = Vec::with_capacity(WORKER_BATCH);
+    let mut begun = Vec::with_capacity(WORKER_BATCH);
+    while let Ok(first) = rx.recv() {
+        jobs.push(first);
+        jobs.extend(rx.try_iter().take(WORKER_BATCH - 1));
         depth.set(rx.len() as f64);
-        if stop.is_late() {
-            mine.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
-            telemetry::dropped(em.service(), reason::SHUTDOWN).increment(1);
-            continue; // the reply sender drops: the waiter sees `Dropped`
+        for job in jobs.drain(..) {
+            if stop.is_late() {
+                mine.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
+                telemetry::dropped(em.service(), reason::SHUTDOWN).increment(1);
+                continue; // the reply sender drops: the waiter sees `Dropped`
+            }
+            match em.commit_begin(job.prepared) {
+                Ok(ticket) => begun.push((ticket, job.reply)),
+                Err(e) => finish(mine, job.reply, Err(e)),
+            }
         }
-        let outcome = em.commit(job.prepared);
-        match &outcome {
-            Ok(_) => mine.emitted.fetch_add(1, Ordering::Relaxed),
-            Err(_) => mine.failed.fetch_add(1, Ordering::Relaxed),
-        };
-        if let Some(reply) = job.reply {
-            let _ = reply.try_send(outcome);
+        for (ticket, reply) in begun.drain(..) {
+            finish(mine, reply, ticket.wait());
         }
+    }
+}
+
+/// Counts a job's outcome and hands it to its waiter, if any.
+fn finish(
+    mine: &WorkerCounters,
+    reply: Option<Sender<Result<Receipt, EmitError>>>,
+    outcome: Result<Receipt, EmitError>,
+) {
+    match &outcome {
+        Ok(_) => mine.emitted.fetch_add(1, Ordering::Relaxed),
+        Err(_) => mine.failed.fetch_add(1, Ordering::Relaxed),
+    };
+    if let Some(reply) = reply {
+        let _ = reply.try_send(outcome);
     }
 }

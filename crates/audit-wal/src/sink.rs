@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use audit_canon::{Digest, PrevHash, RecordLink};
-use audit_chain::{AuditSink, AuditStream, ChainState, FsyncPolicy, SealedRecord, SinkError};
+use audit_chain::{AppendTicket, AuditSink, AuditStream, ChainState, FsyncPolicy, SealedRecord, SinkError};
 use audit_verify::{Chains, SEGMENT_HEADER_LEN, encode_frame};
 
 use crate::error::{OpenError, Recovery};
@@ -570,8 +570,12 @@ impl Inner {
     }
 }
 
-impl AuditSink for WalSink {
-    fn append(&self, record: &SealedRecord) -> Result<Digest, SinkError> {
+impl WalSink {
+    /// Checks that `record` follows its stream's head (counting queued and
+    /// in-flight records), then writes it here (`on_the_spot`, when nobody
+    /// writes, nobody waits and nobody did) or queues it for the writer
+    /// thread. Returns where to wait for its outcome.
+    fn hand_over(&self, record: &SealedRecord, on_the_spot: bool) -> Result<AppendTicket, SinkError> {
         let inner = &*self.inner;
         let r = record.record();
         let mut frame = Vec::with_capacity(audit_verify::FRAME_OVERHEAD + record.canonical().len());
@@ -587,7 +591,7 @@ impl AuditSink for WalSink {
                 .cloned();
             match cur {
                 Some(t) if t.head == *record.self_hash() => match t.pending {
-                    None => return Ok(t.head),
+                    None => return Ok(AppendTicket::ready(Ok(t.head))),
                     Some((g, i)) => {
                         // The same record is in flight: wait, then look again.
                         drop(st);
@@ -612,7 +616,7 @@ impl AuditSink for WalSink {
             record: record.clone(),
             len: frame.len(),
         };
-        let (g, index) = if !st.writing && st.queued_meta.is_empty() && st.last_group <= 1 {
+        let (g, index) = if on_the_spot && !st.writing && st.queued_meta.is_empty() && st.last_group <= 1 {
             // Nobody writes, nobody waits, nobody did: write it here.
             let g = Arc::new(Group::default());
             set_pending(&mut st, record, (g.clone(), 0));
@@ -631,7 +635,22 @@ impl AuditSink for WalSink {
             drop(st);
             pos
         };
-        g.wait(index, hash)
+        Ok(AppendTicket::waiting(move || g.wait(index, hash)))
+    }
+}
+
+impl AuditSink for WalSink {
+    /// A lone appender writes its own frame (no hand-off to the writer
+    /// thread); with others appending, its frame joins their group.
+    fn append(&self, record: &SealedRecord) -> Result<Digest, SinkError> {
+        self.hand_over(record, true)?.wait()
+    }
+
+    /// Queues the frame for the writer thread and returns at once, so one
+    /// caller can hand over several records for one group; the ticket
+    /// waits for the group's write and, under `always`, its `fdatasync`.
+    fn append_begin(&self, record: &SealedRecord) -> Result<AppendTicket, SinkError> {
+        self.hand_over(record, false)
     }
 
     fn flush(&self) -> Result<(), SinkError> {

@@ -217,9 +217,11 @@ fn a_slow_disk_behind_the_queue_sheds_and_never_blocks_callers() {
     }
     drop(tx);
     let worst = waiter.join().expect("waiter");
-    // A worker records one event at a time, and each waits for the fsync
-    // in flight and then its own: up to two fsyncs per queued event. The
-    // bound allows three, for a loaded machine's scheduling.
+    // A worker hands over what its queue holds at once and waits for
+    // their fsyncs together, so an event waits at most for its queue's
+    // events ahead of it, one fsync each (the worst case, with no
+    // grouping). The bound allows three per event, for a loaded machine's
+    // scheduling.
     let bound = DELAY * (3 * (CAPACITY as u32 + 1));
     let stats = q.shutdown(Duration::from_secs(10));
     let ctx = format!("{stats:?}, slowest call {max_call:?}, worst latency {worst:?}, bound {bound:?}");
@@ -235,4 +237,44 @@ fn a_slow_disk_behind_the_queue_sheds_and_never_blocks_callers() {
     );
     eprintln!("slow disk, queued: {ctx}");
     wal.close().expect("close");
+}
+
+/// A queued worker hands a stream's waiting records to the WAL together,
+/// so under `always` one sync acknowledges many records of one stream.
+#[test]
+fn a_queued_worker_acknowledges_many_records_of_one_stream_per_sync() {
+    const DELAY: Duration = Duration::from_millis(5);
+    const N: u64 = 300;
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    mem.set_sync_delay(DELAY);
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1 << 30)).expect("open");
+    let wal = Arc::new(wal);
+    let q = QueuedEmitter::start(
+        Arc::new(emitter(&wal)),
+        QueueConfig {
+            workers: 1,
+            capacity: 4096,
+            overflow: Overflow::Block,
+        },
+    )
+    .expect("start");
+    let syncs_before = mem.syncs();
+    let pending: Vec<_> = (0..N)
+        .map(|i| {
+            let ev = audit_chain::Event::new("ingress", "GetServed", "ok").attr("i", i);
+            q.emit_with_receipt(ev).expect("queued")
+        })
+        .collect();
+    for (i, p) in pending.into_iter().enumerate() {
+        let r = p.wait(Duration::from_secs(30)).expect("recorded");
+        assert_eq!(r.seq, i as u64 + 1);
+    }
+    let syncs = mem.syncs() - syncs_before;
+    let stats = q.shutdown(Duration::from_secs(10));
+    assert_eq!((stats.emitted, stats.failed), (N, 0));
+    assert!(syncs * 5 <= N, "{syncs} syncs for {N} records of one stream");
+    eprintln!("queued, one stream: {syncs} syncs for {N} records");
+    let chain = audit_chain::AuditStream::chain_state(&*wal, WRITER, "ingress").expect("chain");
+    assert_eq!(chain.seq(), N);
 }

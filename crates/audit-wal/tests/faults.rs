@@ -205,3 +205,45 @@ fn a_failed_fsync_under_concurrent_appends_loses_nothing_acknowledged() {
         );
     }
 }
+
+/// Records handed over together (`commit_begin`, then the waits) share one
+/// group: a failed write fails the record it hit and every record of the
+/// stream begun after it, nothing of them is kept, and the stream goes on
+/// from the last acknowledged record.
+#[test]
+fn a_failed_group_write_fails_every_record_begun_after_it_and_the_stream_goes_on() {
+    for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
+        let b = Backend::mem();
+        let mem = b.mem.clone().expect("memfs");
+        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("open");
+        let wal = Arc::new(wal);
+        let e = emitter(&wal);
+        let mut acked = Acked::new();
+        assert!(emit_range(&e, 0, 6, &mut acked).is_none());
+        mem.fail_next(FaultOp::Write, ErrorKind::StorageFull);
+        // Five records of one stream, handed over before any is acknowledged.
+        let tickets: Vec<_> = (0..5)
+            .map(|i| {
+                let ev = audit_chain::Event::new("ingress", "GetServed", "ok").attr("burst", i);
+                e.commit_begin(e.prepare(ev).expect("prepare")).expect("begin")
+            })
+            .collect();
+        let outcomes: Vec<_> = tickets.into_iter().map(|t| t.wait()).collect();
+        let first_failed = outcomes
+            .iter()
+            .position(Result::is_err)
+            .expect("the write failed");
+        assert!(
+            outcomes[first_failed..]
+                .iter()
+                .all(|o| matches!(o, Err(EmitError::Sink(SinkError::NoSpace(_))))),
+            "{policy:?}: {outcomes:?}"
+        );
+        for r in outcomes.into_iter().flatten() {
+            acked.insert((r.stream, r.seq), r.self_hash);
+        }
+        // The chain went back to what the WAL holds, and goes on from there.
+        assert!(emit_range(&e, 6, 12, &mut acked).is_none(), "{policy:?}");
+        assert_all_there(&wal, &acked, &format!("{policy:?} after a failed group write"));
+    }
+}
