@@ -31,9 +31,12 @@
 //!
 //! # Key design choice
 //!
-//! Group commit without a dedicated thread: the appender that finds no
-//! write in progress writes everything queued (one `write`, one
-//! `fdatasync`). One appender pays no hand-off; many share each sync.
+//! Group commit: a writer thread writes everything queued with one `write`
+//! and one `fdatasync`, so many appenders share each sync, and so do the
+//! records one caller hands over with `append_begin` before it waits (the
+//! emitter's `commit_begin`, the queued front end's workers). An appender
+//! that finds the WAL idle writes its own frame: one appender pays no
+//! hand-off.
 //! Sealed segments carry an index (their digest and every chain's head and
 //! Merkle frontier at their end), so reopening hashes sealed segments
 //! instead of parsing them. Frames are decoded by `audit-verify`'s reader,

@@ -6,7 +6,9 @@
 //! appender that finds the writer idle, nothing queued and the last group a
 //! single record writes its own frame on its own thread instead: a lone
 //! appender pays no thread hand-off. Either way one thread at a time
-//! writes (the `io` lock).
+//! writes (the `io` lock). `append_begin` always queues and returns at
+//! once, so one caller can put several records, even of one stream, into
+//! one group before it waits.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
