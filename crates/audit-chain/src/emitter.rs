@@ -203,7 +203,8 @@ impl Emitter {
         &self.writer_id
     }
 
-    /// Where `stream` stands, as this emitter knows it.
+    /// Where `stream` stands, as this emitter knows it (counting records
+    /// handed over by `commit_begin` and not yet acknowledged).
     pub fn chain_state(&self, stream: &str) -> Option<ChainState> {
         let chain = self.existing(stream)?;
         let slot = chain.lock().unwrap_or_else(PoisonError::into_inner);
