@@ -73,7 +73,7 @@ fn k(n: usize) -> usize {
     k
 }
 
-/// MTH(D[n]) of RFC 9162 section 2.1.1.
+/// `MTH(D[n])` of RFC 9162 section 2.1.1.
 pub(crate) fn mth(d: &[H]) -> H {
     if d.len() == 1 {
         return d[0];
@@ -82,7 +82,7 @@ pub(crate) fn mth(d: &[H]) -> H {
     node(&mth(&d[..k]), &mth(&d[k..]))
 }
 
-/// PATH(m, D[n]) of RFC 9162 section 2.1.3.1.
+/// `PATH(m, D[n])` of RFC 9162 section 2.1.3.1.
 pub(crate) fn path(m: usize, d: &[H]) -> Vec<H> {
     if d.len() == 1 {
         return vec![];
@@ -99,7 +99,7 @@ pub(crate) fn path(m: usize, d: &[H]) -> Vec<H> {
     }
 }
 
-/// PROOF(m, D[n]) of RFC 9162 section 2.1.4.1.
+/// `PROOF(m, D[n])` of RFC 9162 section 2.1.4.1.
 pub(crate) fn proof(m: usize, d: &[H]) -> Vec<H> {
     subproof(m, d, true)
 }
