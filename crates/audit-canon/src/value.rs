@@ -144,8 +144,9 @@ pub struct FloatInAttrs {
 impl TryFrom<&serde_json::Value> for AttrValue {
     type Error = FloatInAttrs;
 
+    /// Copies `v`; prefer the owned conversion when `v` is not needed after.
     fn try_from(v: &serde_json::Value) -> Result<Self, Self::Error> {
-        convert(v, &mut String::new())
+        Self::try_from(v.clone())
     }
 }
 
@@ -208,49 +209,6 @@ fn convert_owned(v: serde_json::Value) -> Result<AttrValue, (Vec<String>, String
                         return Err((p, v));
                     }
                 }
-            }
-            AttrValue::Object(out)
-        }
-    })
-}
-
-fn convert(v: &serde_json::Value, path: &mut String) -> Result<AttrValue, FloatInAttrs> {
-    use serde_json::Value as J;
-    Ok(match v {
-        J::Null => AttrValue::Null,
-        J::Bool(b) => AttrValue::Bool(*b),
-        J::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                AttrValue::from(u)
-            } else if let Some(i) = n.as_i64() {
-                AttrValue::from(i)
-            } else {
-                return Err(FloatInAttrs {
-                    path: if path.is_empty() { "/".into() } else { path.clone() },
-                    value: n.to_string(),
-                });
-            }
-        }
-        J::String(s) => AttrValue::String(s.clone()),
-        J::Array(a) => {
-            let mut out = Vec::with_capacity(a.len());
-            for (i, x) in a.iter().enumerate() {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&i.to_string());
-                out.push(convert(x, path)?);
-                path.truncate(len);
-            }
-            AttrValue::Array(out)
-        }
-        J::Object(m) => {
-            let mut out = BTreeMap::new();
-            for (k, x) in m {
-                let len = path.len();
-                path.push('/');
-                path.push_str(k);
-                out.insert(k.clone(), convert(x, path)?);
-                path.truncate(len);
             }
             AttrValue::Object(out)
         }

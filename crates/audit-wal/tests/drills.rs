@@ -168,6 +168,21 @@ fn a_slow_disk_is_amortized_by_group_commit() {
     eprintln!("slow disk, direct: {ctx}");
 }
 
+/// A WAL under `always` on a `MemFs` whose syncs take `delay`, and a
+/// queued front end over it.
+fn queued_on_slow_memfs(
+    delay: Duration,
+    config: QueueConfig,
+) -> (audit_wal::MemFs, Arc<WalSink>, QueuedEmitter) {
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    mem.set_sync_delay(delay);
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1 << 30)).expect("open");
+    let wal = Arc::new(wal);
+    let q = QueuedEmitter::start(Arc::new(emitter(&wal)), config).expect("start");
+    (mem, wal, q)
+}
+
 /// A slow disk behind the queued front end: callers never wait for the
 /// disk, shedding engages once the bounded queues fill, and an accepted
 /// event is recorded within the time its queue takes to drain.
@@ -175,20 +190,14 @@ fn a_slow_disk_is_amortized_by_group_commit() {
 fn a_slow_disk_behind_the_queue_sheds_and_never_blocks_callers() {
     const DELAY: Duration = Duration::from_millis(20);
     const CAPACITY: usize = 16;
-    let b = Backend::mem();
-    let mem = b.mem.clone().expect("memfs");
-    mem.set_sync_delay(DELAY);
-    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1 << 30)).expect("open");
-    let wal = Arc::new(wal);
-    let q = QueuedEmitter::start(
-        Arc::new(emitter(&wal)),
+    let (_mem, wal, q) = queued_on_slow_memfs(
+        DELAY,
         QueueConfig {
             workers: 2,
             capacity: CAPACITY,
             overflow: Overflow::Shed,
         },
-    )
-    .expect("start");
+    );
     // A waiter takes the receipts in the order they were asked for and
     // notes how long each event took to become durable.
     let (tx, rx) = std::sync::mpsc::channel::<(Instant, audit_chain::PendingReceipt)>();
@@ -245,20 +254,14 @@ fn a_slow_disk_behind_the_queue_sheds_and_never_blocks_callers() {
 fn a_queued_worker_acknowledges_many_records_of_one_stream_per_sync() {
     const DELAY: Duration = Duration::from_millis(5);
     const N: u64 = 300;
-    let b = Backend::mem();
-    let mem = b.mem.clone().expect("memfs");
-    mem.set_sync_delay(DELAY);
-    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1 << 30)).expect("open");
-    let wal = Arc::new(wal);
-    let q = QueuedEmitter::start(
-        Arc::new(emitter(&wal)),
+    let (mem, wal, q) = queued_on_slow_memfs(
+        DELAY,
         QueueConfig {
             workers: 1,
             capacity: 4096,
             overflow: Overflow::Block,
         },
-    )
-    .expect("start");
+    );
     let syncs_before = mem.syncs();
     let pending: Vec<_> = (0..N)
         .map(|i| {

@@ -7,20 +7,26 @@ mod common;
 use std::io::ErrorKind;
 use std::sync::Arc;
 
-use audit_chain::{AuditSink, EmitError, FsyncPolicy, SinkError};
+use audit_chain::{AuditSink, EmitError, Emitter, FsyncPolicy, SinkError};
 use audit_verify::segment_file_name;
-use audit_wal::FaultOp;
+use audit_wal::{FaultOp, MemFs, WalSink};
 use common::*;
+
+/// A WAL on `MemFs` (the file layer these tests inject faults into), an
+/// emitter over it, and an empty ledger of acknowledged records.
+fn on_memfs(policy: FsyncPolicy, rotate_bytes: u64) -> (Backend, MemFs, Arc<WalSink>, Emitter, Acked) {
+    let b = Backend::mem();
+    let mem = b.mem.clone().expect("memfs");
+    let (wal, _) = b.open(opts(policy, rotate_bytes)).expect("open");
+    let wal = Arc::new(wal);
+    let e = emitter(&wal);
+    (b, mem, wal, e, Acked::new())
+}
 
 #[test]
 fn disk_full_fails_the_append_and_the_log_resumes_when_space_returns() {
     for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
-        let b = Backend::mem();
-        let mem = b.mem.clone().expect("memfs");
-        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("open");
-        let wal = Arc::new(wal);
-        let e = emitter(&wal);
-        let mut acked = Acked::new();
+        let (b, mem, wal, e, mut acked) = on_memfs(policy, 1 << 20);
         assert!(emit_range(&e, 0, 10, &mut acked).is_none());
         let (_, end) = wal.end();
         // Room for less than one frame: the write is partial, then ENOSPC.
@@ -56,12 +62,7 @@ fn disk_full_fails_the_append_and_the_log_resumes_when_space_returns() {
 
 #[test]
 fn disk_full_while_rotating_keeps_the_log_usable() {
-    let b = Backend::mem();
-    let mem = b.mem.clone().expect("memfs");
-    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1500)).expect("open");
-    let wal = Arc::new(wal);
-    let e = emitter(&wal);
-    let mut acked = Acked::new();
+    let (b, mem, wal, e, mut acked) = on_memfs(FsyncPolicy::Always, 1500);
     // The next file created (at the first rotation) finds the disk full.
     mem.fail_next(FaultOp::Create, ErrorKind::StorageFull);
     let mut i = 0;
@@ -93,12 +94,7 @@ fn disk_full_while_rotating_keeps_the_log_usable() {
 fn an_io_error_on_write_fails_that_append_only() {
     // Faults are injected through MemFs; the real filesystem cannot be
     // made to fail on demand without privileges.
-    let b = Backend::mem();
-    let mem = b.mem.clone().expect("memfs");
-    let (wal, _) = b.open(opts(FsyncPolicy::Always, 1 << 20)).expect("open");
-    let wal = Arc::new(wal);
-    let e = emitter(&wal);
-    let mut acked = Acked::new();
+    let (_b, mem, wal, e, mut acked) = on_memfs(FsyncPolicy::Always, 1 << 20);
     assert!(emit_range(&e, 0, 5, &mut acked).is_none());
     mem.fail_next(FaultOp::Write, ErrorKind::Other);
     let err = e.emit(event(5)).expect_err("EIO");
@@ -110,12 +106,7 @@ fn an_io_error_on_write_fails_that_append_only() {
 #[test]
 fn a_failed_fsync_refuses_writes_until_reopened() {
     for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
-        let b = Backend::mem();
-        let mem = b.mem.clone().expect("memfs");
-        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("open");
-        let wal = Arc::new(wal);
-        let e = emitter(&wal);
-        let mut acked = Acked::new();
+        let (b, mem, wal, e, mut acked) = on_memfs(policy, 1 << 20);
         assert!(emit_range(&e, 0, 6, &mut acked).is_none());
         wal.flush().expect("flush");
         let durable = acked.clone();
@@ -213,12 +204,7 @@ fn a_failed_fsync_under_concurrent_appends_loses_nothing_acknowledged() {
 #[test]
 fn a_failed_group_write_fails_every_record_begun_after_it_and_the_stream_goes_on() {
     for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
-        let b = Backend::mem();
-        let mem = b.mem.clone().expect("memfs");
-        let (wal, _) = b.open(opts(policy, 1 << 20)).expect("open");
-        let wal = Arc::new(wal);
-        let e = emitter(&wal);
-        let mut acked = Acked::new();
+        let (_b, mem, wal, e, mut acked) = on_memfs(policy, 1 << 20);
         assert!(emit_range(&e, 0, 6, &mut acked).is_none());
         mem.fail_next(FaultOp::Write, ErrorKind::StorageFull);
         // Five records of one stream, handed over before any is acknowledged.
