@@ -26,6 +26,8 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("proof", &["fuzz/seeds/proof"]),
     ("inclusion_proof", &["fuzz/seeds/inclusion_proof"]),
     ("consistency_proof", &["fuzz/seeds/consistency_proof"]),
+    // Canonical records are attrs objects too (nested, every value kind).
+    ("attrs", &["fuzz/seeds/canonicalize"]),
 ];
 
 /// Seconds per target of `--smoke`.
