@@ -23,7 +23,7 @@ use ron_audit::bounds::Limits;
 use ron_audit::export::{Cadence, Checkpointer, Ed25519Signer, Signer};
 use ron_audit::verify::{TrustSet, VerifyOptions, verify_wal_dir};
 use ron_audit::wal::{FsyncPolicy, WalOptions, WalSink};
-use ron_audit::{AuditSink, Emitter, QueuedEmitter};
+use ron_audit::{AuditSink, Emitter, QueueError, QueuedEmitter};
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -122,11 +122,16 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     // counted, never waited on.
     let mut workload = Workload::new(2026);
     let mut shed = 0u64;
-    let mut serve = |shed: &mut u64| {
-        if queue.try_emit(workload.next_event().into_chain_event()).is_err() {
+    let mut serve = |shed: &mut u64| match queue.try_emit(workload.next_event().into_chain_event()) {
+        Ok(()) => {}
+        // A full queue: the request is served, its audit event is not.
+        Err(QueueError::Busy { .. }) => {
             *shed += 1;
             metrics::counter!("example_requests_unaudited_total").increment(1);
         }
+        // A bad event (refused at intake, naming the field) or a closed
+        // queue: counted by the front end.
+        Err(e) => eprintln!("audit event not taken: {e}"),
     };
     let requests = match mode {
         Mode::Requests(n) => {
@@ -171,8 +176,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let last = checkpointer.checkpoint_all(now_ms())?;
     wal.close()?;
     println!(
-        "served {requests} requests: {} audited, {shed} shed at the queue, {} failed, {} dropped at shutdown; {} final checkpoints",
+        "served {requests} requests: {} audited, {shed} shed at the queue, {} refused, {} failed, {} dropped at shutdown; {} final checkpoints",
         stats.emitted,
+        stats.refused,
         stats.failed,
         stats.dropped_at_shutdown,
         last.len()
