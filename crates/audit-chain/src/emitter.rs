@@ -336,23 +336,43 @@ impl Emitter {
         }
         let chain = self.chain(draft.stream());
         let mut slot = chain.lock().unwrap_or_else(PoisonError::into_inner);
-        let seq = slot
-            .state
-            .seq()
-            .checked_add(1)
-            .ok_or_else(|| EmitError::SeqExhausted {
-                stream: draft.stream().to_owned(),
-            })?;
-        let record = draft
-            .with_position(seq, *slot.state.head())
-            .map_err(EmitError::Invalid)?;
-        let sealed = SealedRecord::seal(record, &self.limits).map_err(EmitError::Bounds)?;
-        let ticket = if pipelined {
-            self.sink.append_begin(&sealed)
-        } else {
-            self.sink.append(&sealed).map(|d| AppendTicket::ready(Ok(d)))
-        }
-        .map_err(EmitError::Sink)?;
+        let mut d = draft;
+        let mut reloaded = false;
+        let (sealed, ticket) = loop {
+            let seq = slot
+                .state
+                .seq()
+                .checked_add(1)
+                .ok_or_else(|| EmitError::SeqExhausted {
+                    stream: d.stream().to_owned(),
+                })?;
+            let record = d
+                .with_position(seq, *slot.state.head())
+                .map_err(EmitError::Invalid)?;
+            let sealed = SealedRecord::seal(record, &self.limits).map_err(EmitError::Bounds)?;
+            let handed = if pipelined {
+                self.sink.append_begin(&sealed)
+            } else {
+                self.sink.append(&sealed).map(|d| AppendTicket::ready(Ok(d)))
+            };
+            match handed {
+                Ok(ticket) => break (sealed, ticket),
+                // The sink's head is behind ours: records of this stream
+                // handed over earlier were refused after they left the
+                // lock, and their tickets have not told us yet. Take the
+                // sink's state, once, and place this record after it.
+                Err(SinkError::OutOfOrder { .. }) if !reloaded => {
+                    reloaded = true;
+                    slot.state = self
+                        .known
+                        .chain_state(&self.writer_id, sealed.record().stream())
+                        .unwrap_or_default();
+                    slot.epoch = slot.epoch.wrapping_add(1);
+                    d = sealed.record().clone();
+                }
+                Err(e) => return Err(EmitError::Sink(e)),
+            }
+        };
         // The chain moves now, so the stream's next record links to this
         // one while it is being acknowledged; a refusal reloads the state.
         slot.state.advance(&sealed).map_err(EmitError::Chain)?;

@@ -340,3 +340,73 @@ fn prepare_then_commit_sealed_is_emit_and_hands_back_the_stored_record() {
     ));
     assert_eq!(em.chain_state("ingress").map(|c| c.seq()), Some(2));
 }
+
+/// A sink that refuses the next record it is handed, after taking it (as a
+/// WAL refuses records whose group write failed), and stores the rest.
+struct RefusesOnce {
+    inner: RamSink,
+    refuse_next: std::sync::atomic::AtomicBool,
+}
+
+impl AuditSink for RefusesOnce {
+    fn append(&self, record: &SealedRecord) -> Result<Digest, SinkError> {
+        self.inner.append(record)
+    }
+
+    fn append_begin(&self, record: &SealedRecord) -> Result<audit_chain::AppendTicket, SinkError> {
+        if self.refuse_next.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(audit_chain::AppendTicket::ready(Err(SinkError::Io(
+                "lost".into(),
+            ))));
+        }
+        self.inner
+            .append(record)
+            .map(|d| audit_chain::AppendTicket::ready(Ok(d)))
+    }
+
+    fn flush(&self) -> Result<(), SinkError> {
+        self.inner.flush()
+    }
+
+    fn close(&self) -> Result<(), SinkError> {
+        self.inner.close()
+    }
+}
+
+impl AuditStream for RefusesOnce {
+    fn chain_state(&self, writer_id: &str, stream: &str) -> Option<audit_chain::ChainState> {
+        self.inner.chain_state(writer_id, stream)
+    }
+
+    fn streams(&self) -> Vec<(String, String)> {
+        self.inner.streams()
+    }
+}
+
+#[test]
+fn a_record_handed_over_after_a_refused_one_takes_the_refused_ones_place() {
+    let sink = Arc::new(RefusesOnce {
+        inner: RamSink::new(1000, 1 << 20),
+        refuse_next: false.into(),
+    });
+    let em = Emitter::new(W, sink.clone(), Limits::default()).expect("emitter");
+    em.emit(ev("ingress", 1)).expect("first");
+    sink.refuse_next.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Seq 2 is taken, then refused; seq 3 follows it before anyone knows.
+    let lost = em
+        .commit_begin(em.prepare(ev("ingress", 2)).expect("prepare"))
+        .expect("taken");
+    let next = em
+        .commit_begin(em.prepare(ev("ingress", 3)).expect("prepare"))
+        .expect("placed again");
+    let r = next.wait().expect("stored");
+    assert_eq!(r.seq, 2, "placed after the last stored record");
+    assert!(matches!(lost.wait(), Err(EmitError::Sink(SinkError::Io(_)))));
+    // The refusal, reported late, does not move the chain back again.
+    assert_eq!(em.emit(ev("ingress", 4)).expect("fourth").seq, 3);
+    let stored = sink.inner.read(W, "ingress").expect("read verifies the chain");
+    assert_eq!(
+        stored.iter().map(|s| s.record().seq()).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+}

@@ -197,12 +197,14 @@ fn a_failed_fsync_under_concurrent_appends_loses_nothing_acknowledged() {
     }
 }
 
-/// Records handed over together (`commit_begin`, then the waits) share one
-/// group: a failed write fails the record it hit and every record of the
-/// stream begun after it, nothing of them is kept, and the stream goes on
-/// from the last acknowledged record.
+/// Records handed over together (`commit_begin`, then the waits) share a
+/// group. A failed write fails the records it hit, and every record of the
+/// stream handed over after them that the writer had taken; nothing of them
+/// is kept. A record handed over after the WAL refused them is placed after
+/// the last stored record instead (the emitter reloads the stream's head).
+/// Either way every acknowledged record is there and the chain has no gap.
 #[test]
-fn a_failed_group_write_fails_every_record_begun_after_it_and_the_stream_goes_on() {
+fn a_failed_group_write_keeps_every_acknowledged_record_and_the_stream_goes_on() {
     for policy in [FsyncPolicy::Always, FsyncPolicy::OnCheckpoint] {
         let (_b, mem, wal, e, mut acked) = on_memfs(policy, 1 << 20);
         assert!(emit_range(&e, 0, 6, &mut acked).is_none());
@@ -211,24 +213,22 @@ fn a_failed_group_write_fails_every_record_begun_after_it_and_the_stream_goes_on
         let tickets: Vec<_> = (0..5)
             .map(|i| {
                 let ev = audit_chain::Event::new("ingress", "GetServed", "ok").attr("burst", i);
-                e.commit_begin(e.prepare(ev).expect("prepare")).expect("begin")
+                e.commit_begin(e.prepare(ev).expect("prepare"))
+                    .expect("handed over")
             })
             .collect();
-        let outcomes: Vec<_> = tickets.into_iter().map(|t| t.wait()).collect();
-        let first_failed = outcomes
-            .iter()
-            .position(Result::is_err)
-            .expect("the write failed");
-        assert!(
-            outcomes[first_failed..]
-                .iter()
-                .all(|o| matches!(o, Err(EmitError::Sink(SinkError::NoSpace(_))))),
-            "{policy:?}: {outcomes:?}"
-        );
-        for r in outcomes.into_iter().flatten() {
-            acked.insert((r.stream, r.seq), r.self_hash);
+        let mut refused = 0;
+        for t in tickets {
+            match t.wait() {
+                Ok(r) => {
+                    acked.insert((r.stream, r.seq), r.self_hash);
+                }
+                Err(EmitError::Sink(SinkError::NoSpace(_))) => refused += 1,
+                Err(other) => panic!("{policy:?}: {other}"),
+            }
         }
-        // The chain went back to what the WAL holds, and goes on from there.
+        assert!(refused >= 1, "{policy:?}: the failed write refused nothing");
+        // The chain goes on from what the WAL holds.
         assert!(emit_range(&e, 6, 12, &mut acked).is_none(), "{policy:?}");
         assert_all_there(&wal, &acked, &format!("{policy:?} after a failed group write"));
     }
