@@ -94,11 +94,7 @@ impl CommitTicket<'_> {
                 // Later refusals of the same run find the epoch moved on.
                 let mut slot = self.chain.lock().unwrap_or_else(PoisonError::into_inner);
                 if slot.epoch == self.epoch {
-                    slot.state = em
-                        .known
-                        .chain_state(&em.writer_id, r.stream())
-                        .unwrap_or_default();
-                    slot.epoch = slot.epoch.wrapping_add(1);
+                    slot.reload(em, r.stream());
                 }
                 drop(slot);
                 let e = EmitError::Sink(e);
@@ -139,6 +135,15 @@ struct Slot {
     /// Bumped each time `state` is reloaded from the sink after a refused
     /// record, so only the first refusal of a run of them reloads.
     epoch: u64,
+}
+
+impl Slot {
+    /// Takes the stream's state from the sink (after it refused records it
+    /// had taken) and starts a new epoch.
+    fn reload(&mut self, em: &Emitter, stream: &str) {
+        self.state = em.known.chain_state(&em.writer_id, stream).unwrap_or_default();
+        self.epoch = self.epoch.wrapping_add(1);
+    }
 }
 
 impl Emitter {
@@ -266,10 +271,7 @@ impl Emitter {
     /// choosing (allocators cache best when memory is freed on the thread
     /// that allocated it).
     pub fn commit_sealed(&self, prepared: PreparedEvent) -> Result<(Receipt, SealedRecord), EmitError> {
-        let stream = tracing::enabled!(tracing::Level::WARN).then(|| prepared.stream().to_owned());
-        self.begin_inner(prepared, false)
-            .inspect_err(|e| self.rejected(stream.as_deref().unwrap_or_default(), e))?
-            .wait_sealed()
+        self.begin(prepared, false)?.wait_sealed()
     }
 
     /// The first half of [`Self::commit`] for a caller with several events
@@ -281,8 +283,14 @@ impl Emitter {
     /// waits under the lock instead: one record alone is acknowledged
     /// soonest by a sink that writes it on the spot.)
     pub fn commit_begin(&self, prepared: PreparedEvent) -> Result<CommitTicket<'_>, EmitError> {
+        self.begin(prepared, true)
+    }
+
+    /// [`Self::begin_inner`], counting and logging a refusal.
+    fn begin(&self, prepared: PreparedEvent, pipelined: bool) -> Result<CommitTicket<'_>, EmitError> {
+        // The stream name outlives the event only when a reject would be logged.
         let stream = tracing::enabled!(tracing::Level::WARN).then(|| prepared.stream().to_owned());
-        self.begin_inner(prepared, true)
+        self.begin_inner(prepared, pipelined)
             .inspect_err(|e| self.rejected(stream.as_deref().unwrap_or_default(), e))
     }
 
@@ -363,11 +371,7 @@ impl Emitter {
                 // sink's state, once, and place this record after it.
                 Err(SinkError::OutOfOrder { .. }) if !reloaded => {
                     reloaded = true;
-                    slot.state = self
-                        .known
-                        .chain_state(&self.writer_id, sealed.record().stream())
-                        .unwrap_or_default();
-                    slot.epoch = slot.epoch.wrapping_add(1);
+                    slot.reload(self, sealed.record().stream());
                     d = sealed.record().clone();
                 }
                 Err(e) => return Err(EmitError::Sink(e)),
