@@ -577,7 +577,7 @@ impl WalSink {
     /// in-flight records), then writes it here (`on_the_spot`, when nobody
     /// writes, nobody waits and nobody did) or queues it for the writer
     /// thread. Returns where to wait for its outcome.
-    fn hand_over(&self, record: &SealedRecord, on_the_spot: bool) -> Result<AppendTicket, SinkError> {
+    fn hand_over(&self, record: &SealedRecord, on_the_spot: bool) -> Result<Handed, SinkError> {
         let inner = &*self.inner;
         let r = record.record();
         let mut frame = Vec::with_capacity(audit_verify::FRAME_OVERHEAD + record.canonical().len());
@@ -593,7 +593,7 @@ impl WalSink {
                 .cloned();
             match cur {
                 Some(t) if t.head == *record.self_hash() => match t.pending {
-                    None => return Ok(AppendTicket::ready(Ok(t.head))),
+                    None => return Ok(Handed::Done(t.head)),
                     Some((g, i)) => {
                         // The same record is in flight: wait, then look again.
                         drop(st);
@@ -637,7 +637,23 @@ impl WalSink {
             drop(st);
             pos
         };
-        Ok(AppendTicket::waiting(move || g.wait(index, hash)))
+        Ok(Handed::InGroup(g, index, hash))
+    }
+}
+
+/// Where a handed-over record's outcome is: known already (the record was
+/// the head), or in its group.
+enum Handed {
+    Done(Digest),
+    InGroup(Arc<Group>, usize, Digest),
+}
+
+impl Handed {
+    fn wait(self) -> Result<Digest, SinkError> {
+        match self {
+            Self::Done(head) => Ok(head),
+            Self::InGroup(g, index, hash) => g.wait(index, hash),
+        }
     }
 }
 
@@ -652,7 +668,10 @@ impl AuditSink for WalSink {
     /// caller can hand over several records for one group; the ticket
     /// waits for the group's write and, under `always`, its `fdatasync`.
     fn append_begin(&self, record: &SealedRecord) -> Result<AppendTicket, SinkError> {
-        self.hand_over(record, false)
+        Ok(match self.hand_over(record, false)? {
+            Handed::Done(head) => AppendTicket::ready(Ok(head)),
+            pending => AppendTicket::waiting(move || pending.wait()),
+        })
     }
 
     fn flush(&self) -> Result<(), SinkError> {
