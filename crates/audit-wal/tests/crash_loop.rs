@@ -51,18 +51,19 @@ fn assert_these_there(wal: &WalSink, new: &Acked, all: &Acked, ctx: &str) {
     }
 }
 
-/// The child: four threads append forever with `always`, printing each
-/// acknowledged record as `stream seq hash` on stderr once `emit` returned.
+/// The child: four threads append forever with `always` through one
+/// emitter (one per writer, as a host has), printing each acknowledged
+/// record as `stream seq hash` on stderr once `emit` returned.
 fn child(dir: &str) -> ! {
     let (wal, _) = WalSink::open(dir, opts(FsyncPolicy::Always, 64 << 10)).expect("child open");
     let wal = Arc::new(wal);
+    let e = emitter(&wal);
     // stderr: the test harness writes its own, unterminated, lines to stdout.
     let out = Arc::new(std::sync::Mutex::new(std::io::stderr()));
     std::thread::scope(|s| {
         for t in 0..4u64 {
-            let (wal, out) = (wal.clone(), out.clone());
+            let (e, out) = (&e, out.clone());
             s.spawn(move || {
-                let e = emitter(&wal);
                 for i in 0.. {
                     let r = e.emit(event(i * 4 + t)).expect("child emit");
                     let mut o = out.lock().expect("stderr");
