@@ -11,59 +11,63 @@ impl AuditRecord {
     /// Writes the canonical bytes of this record (without `self_hash`) into
     /// `out`, replacing its contents, and checks the size bounds.
     ///
-    /// This writes straight from the typed record; reuse `out` across calls
-    /// to avoid allocating. On error `out` is left empty.
+    /// This writes straight from the typed record, or, for a record fresh
+    /// from [`crate::RecordBuilder::build`], copies the bytes the builder
+    /// wrote and puts `seq` and `prev` in; reuse `out` across calls to
+    /// avoid allocating. On error `out` is left empty.
     pub fn canonical_bytes(&self, limits: &Limits, out: &mut Vec<u8>) -> Result<(), BoundsError> {
         out.clear();
-        out.extend_from_slice(b"{\"v\":");
-        write_u64(self.v, out);
-        out.extend_from_slice(b",\"ts_ms\":");
-        write_u64(self.ts_ms, out);
-        out.extend_from_slice(b",\"writer_id\":");
-        write_str(&self.writer_id, out);
-        out.extend_from_slice(b",\"seq\":");
-        write_u64(self.seq, out);
-        out.extend_from_slice(b",\"stream\":");
-        write_str(&self.stream, out);
-        out.extend_from_slice(b",\"kind\":");
-        write_str(&self.kind, out);
-        out.extend_from_slice(b",\"actor\":");
-        write_actor(&self.actor, out);
-        out.extend_from_slice(b",\"subject\":");
-        write_subject(&self.subject, out);
-        out.extend_from_slice(b",\"reason\":");
-        write_str(&self.reason, out);
-        out.extend_from_slice(b",\"attrs\":");
-        let attrs_start = out.len();
-        write_object(&self.attrs, out);
-        let attrs_len = out.len() - attrs_start;
-        out.extend_from_slice(b",\"prev\":\"");
+        let attrs_len = match &self.render {
+            // Built here: every field but `seq` and `prev` is written already.
+            Some(r) => {
+                out.reserve(r.bytes.len() + SEQ_AND_PREV_MAX);
+                out.extend_from_slice(r.bytes.get(..r.seq_at).unwrap_or_default());
+                write_u64(self.seq, out);
+                out.extend_from_slice(r.bytes.get(r.seq_at..).unwrap_or_default());
+                r.attrs_len
+            }
+            None => write_head(self, out),
+        };
         self.prev.write_hash_string(out);
         out.extend_from_slice(b"\"}");
-        if attrs_len > limits.max_attrs_bytes() {
-            out.clear();
-            return Err(BoundsError::AttrsTooLarge {
-                len: attrs_len,
-                max: limits.max_attrs_bytes(),
-            });
-        }
-        if out.len() > limits.max_record_bytes() {
-            let len = out.len();
-            out.clear();
-            return Err(BoundsError::RecordTooLarge {
-                len,
-                max: limits.max_record_bytes(),
-            });
-        }
-        Ok(())
+        check_bounds(attrs_len, out, limits)
     }
 
-    /// The canonical bytes in a new vector.
+    /// The canonical bytes of this record, as a new vector.
     pub fn to_canonical(&self, limits: &Limits) -> Result<Vec<u8>, BoundsError> {
+        if let Some(r) = &self.render {
+            let mut out = Vec::with_capacity(r.bytes.len() + SEQ_AND_PREV_MAX);
+            self.canonical_bytes(limits, &mut out)?;
+            return Ok(out);
+        }
         // Most records are under 1 KiB: one allocation, no regrowth.
         let mut out = Vec::with_capacity(1024);
         self.canonical_bytes(limits, &mut out)?;
         Ok(out)
+    }
+
+    /// [`Self::to_canonical`], consuming the record and handing it back.
+    /// A record fresh from [`crate::RecordBuilder::build`] carries the
+    /// canonical bytes of its fields, written while they were checked;
+    /// they become the result here, with `seq` and `prev` put in place,
+    /// so nothing is written twice or copied.
+    pub fn into_canonical(mut self, limits: &Limits) -> Result<(Self, Vec<u8>), BoundsError> {
+        let Some(Render {
+            mut bytes,
+            seq_at,
+            attrs_len,
+        }) = self.render.take()
+        else {
+            let out = self.to_canonical(limits)?;
+            return Ok((self, out));
+        };
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(self.seq).as_bytes();
+        bytes.splice(seq_at..seq_at, digits.iter().copied());
+        self.prev.write_hash_string(&mut bytes);
+        bytes.extend_from_slice(b"\"}");
+        check_bounds(attrs_len, &mut bytes, limits)?;
+        Ok((self, bytes))
     }
 
     /// `H(canonical bytes)`: the record's `self_hash` as a digest.
@@ -75,6 +79,96 @@ impl AuditRecord {
 /// `dedupe_key = H(canonical bytes)`, the raw 32 bytes of the `self_hash`.
 pub fn dedupe_key(canonical: &[u8]) -> [u8; 32] {
     *blake3::hash(canonical).as_bytes()
+}
+
+/// Room for `seq` (20 digits), `prev` (`"b3:` + 64 hex digits) and the end.
+const SEQ_AND_PREV_MAX: usize = 20 + 67 + 2;
+
+/// The canonical bytes of a built record's fields other than `seq` and
+/// `prev`, written by the builder in the one walk that also normalizes and
+/// checks them, and kept until the record is canonicalized: `bytes[..seq_at]`
+/// ends with `"seq":`, `bytes[seq_at..]` runs from `,"stream":` to
+/// `,"prev":"`. Valid for as long as those fields do not change, which
+/// holds because a record's fields only change through
+/// [`AuditRecord::with_position`] (`seq` and `prev`).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Render {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) seq_at: usize,
+    pub(crate) attrs_len: usize,
+}
+
+impl std::fmt::Debug for Render {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Render({} bytes)", self.bytes.len())
+    }
+}
+
+/// Writes every field of `r` before `prev` (with `,"prev":"`); returns the
+/// canonical length of `attrs`.
+fn write_head(r: &AuditRecord, out: &mut Vec<u8>) -> usize {
+    write_fields_to_seq(r.v, r.ts_ms, &r.writer_id, out);
+    write_u64(r.seq, out);
+    write_fields_to_attrs(&r.stream, &r.kind, &r.actor, &r.subject, &r.reason, out);
+    let attrs_start = out.len();
+    write_object(&r.attrs, out);
+    let attrs_len = out.len() - attrs_start;
+    out.extend_from_slice(b",\"prev\":\"");
+    attrs_len
+}
+
+/// `{"v":..,"ts_ms":..,"writer_id":..,"seq":`
+pub(crate) fn write_fields_to_seq(v: u64, ts_ms: u64, writer_id: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"v\":");
+    write_u64(v, out);
+    out.extend_from_slice(b",\"ts_ms\":");
+    write_u64(ts_ms, out);
+    out.extend_from_slice(b",\"writer_id\":");
+    write_str(writer_id, out);
+    out.extend_from_slice(b",\"seq\":");
+}
+
+/// `,"stream":..,"kind":..,"actor":..,"subject":..,"reason":..,"attrs":`
+pub(crate) fn write_fields_to_attrs(
+    stream: &str,
+    kind: &str,
+    actor: &ActorRef,
+    subject: &SubjectRef,
+    reason: &str,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b",\"stream\":");
+    write_str(stream, out);
+    out.extend_from_slice(b",\"kind\":");
+    write_str(kind, out);
+    out.extend_from_slice(b",\"actor\":");
+    write_actor(actor, out);
+    out.extend_from_slice(b",\"subject\":");
+    write_subject(subject, out);
+    out.extend_from_slice(b",\"reason\":");
+    write_str(reason, out);
+    out.extend_from_slice(b",\"attrs\":");
+}
+
+/// The size bounds of section 1, on a finished record; `out` is emptied on
+/// error.
+fn check_bounds(attrs_len: usize, out: &mut Vec<u8>, limits: &Limits) -> Result<(), BoundsError> {
+    if attrs_len > limits.max_attrs_bytes() {
+        out.clear();
+        return Err(BoundsError::AttrsTooLarge {
+            len: attrs_len,
+            max: limits.max_attrs_bytes(),
+        });
+    }
+    if out.len() > limits.max_record_bytes() {
+        let len = out.len();
+        out.clear();
+        return Err(BoundsError::RecordTooLarge {
+            len,
+            max: limits.max_record_bytes(),
+        });
+    }
+    Ok(())
 }
 
 /// A record is larger than the configured [`Limits`].
@@ -175,7 +269,7 @@ pub(crate) fn write_object(m: &BTreeMap<String, AttrValue>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn write_value(v: &AttrValue, out: &mut Vec<u8>) {
+pub(crate) fn write_value(v: &AttrValue, out: &mut Vec<u8>) {
     match v {
         AttrValue::Null => out.extend_from_slice(b"null"),
         AttrValue::Bool(true) => out.extend_from_slice(b"true"),

@@ -11,6 +11,11 @@
 //!
 //! - [`AuditRecord`] (with [`ActorRef`], [`SubjectRef`], [`AttrValue`]) and
 //!   its [`RecordBuilder`]: a value of the type is always valid and NFC.
+//!   The builder normalizes, checks and writes the canonical bytes of a
+//!   record's fields in one walk ([`RecordBuilder::build_visiting`] lets a
+//!   privacy scrubber see each string in the same walk), so sealing a
+//!   built record writes only `seq` and `prev`
+//!   ([`AuditRecord::into_canonical`]).
 //! - [`AuditRecord::canonical_bytes`] writes straight from the typed record
 //!   into a reused buffer; [`parse_record`] is the strict text parser;
 //!   [`verify_record`] checks stored bytes in a single pass.
@@ -102,6 +107,6 @@ pub use merkle::proof::{
     verify_consistency, verify_inclusion,
 };
 pub use parse::{ParseError, ParsedRecord, SelfHashMismatch, parse_record};
-pub use record::{ActorRef, AuditRecord, Field, RecordBuilder, RecordError, Rule, SubjectRef};
+pub use record::{ActorRef, AuditRecord, BuildError, Field, RecordBuilder, RecordError, Rule, SubjectRef};
 pub use value::{AttrValue, Attrs, FloatInAttrs, Integer};
 pub use verify::{RecordLink, VerifyError, verify_record, verify_record_against, verify_record_link};

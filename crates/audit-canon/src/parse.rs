@@ -419,6 +419,7 @@ impl<'a> Parser<'a> {
             reason: reason.ok_or(need(Field::Reason))?,
             attrs: attrs.ok_or(need(Field::Attrs))?,
             prev: prev.ok_or(need(Field::Prev))?.0,
+            render: None,
         };
         record::validate(&rec)?;
         Ok((rec, self_hash))

@@ -6,6 +6,9 @@ use std::fmt;
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
+use crate::canon::{
+    Render, write_fields_to_attrs, write_fields_to_seq, write_object, write_str, write_value,
+};
 use crate::digest::PrevHash;
 use crate::limits::MAX_DEPTH;
 use crate::rules;
@@ -52,7 +55,7 @@ pub struct SubjectRef {
 /// read through accessors so no one can break that afterwards. Size bounds
 /// depend on the host's [`crate::Limits`] and are checked when the record is
 /// canonicalized.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AuditRecord {
     pub(crate) v: u64,
     pub(crate) ts_ms: u64,
@@ -65,6 +68,46 @@ pub struct AuditRecord {
     pub(crate) reason: String,
     pub(crate) attrs: BTreeMap<String, AttrValue>,
     pub(crate) prev: PrevHash,
+    /// The canonical bytes of the fields above but `seq` and `prev`, when
+    /// the builder wrote them; not part of the record's value.
+    pub(crate) render: Option<Render>,
+}
+
+impl PartialEq for AuditRecord {
+    fn eq(&self, o: &Self) -> bool {
+        // `render` is a cache of the other fields: it takes no part.
+        self.v == o.v
+            && self.ts_ms == o.ts_ms
+            && self.writer_id == o.writer_id
+            && self.seq == o.seq
+            && self.stream == o.stream
+            && self.kind == o.kind
+            && self.actor == o.actor
+            && self.subject == o.subject
+            && self.reason == o.reason
+            && self.attrs == o.attrs
+            && self.prev == o.prev
+    }
+}
+
+impl Eq for AuditRecord {}
+
+impl fmt::Debug for AuditRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditRecord")
+            .field("v", &self.v)
+            .field("ts_ms", &self.ts_ms)
+            .field("writer_id", &self.writer_id)
+            .field("seq", &self.seq)
+            .field("stream", &self.stream)
+            .field("kind", &self.kind)
+            .field("actor", &self.actor)
+            .field("subject", &self.subject)
+            .field("reason", &self.reason)
+            .field("attrs", &self.attrs)
+            .field("prev", &self.prev)
+            .finish()
+    }
 }
 
 impl AuditRecord {
@@ -247,9 +290,61 @@ impl RecordBuilder {
 
     /// Normalizes and validates. Size bounds are checked at canonicalization.
     pub fn build(self) -> Result<AuditRecord, RecordError> {
-        let missing = |field| RecordError::Missing { field };
+        self.build_inner(&mut |_: &mut String| Ok::<(), std::convert::Infallible>(()))
+            .map_err(|e| match e {
+                Built::Record(e) => e,
+                Built::Visit { error, .. } => match error {},
+            })
+    }
+
+    /// [`Self::build`] for a host that rewrites or refuses strings before
+    /// they are kept, as a privacy scrubber does. `visit` is called once on
+    /// `subject.name` and on every string value of `attrs` at any depth
+    /// (not on keys), before the string is normalized to NFC, inside the
+    /// builder's one walk over `attrs`. Its error stops the build and comes
+    /// back with the path of the string (`subject.name`, `attrs/ip`,
+    /// `attrs/tags/0`).
+    ///
+    /// ```
+    /// use audit_canon::{AuditRecord, BuildError};
+    ///
+    /// let built = AuditRecord::builder()
+    ///     .ts_ms(1).writer_id("svc@a").seq(1).stream("s").kind("K").reason("r")
+    ///     .attr("mail", "ann@example.org")
+    ///     .build_visiting(|s: &mut String| {
+    ///         if s.contains('@') { Err("an email") } else { Ok(()) }
+    ///     });
+    /// assert!(matches!(
+    ///     built,
+    ///     Err(BuildError::Visit { ref field, error: "an email" }) if field == "attrs/mail"
+    /// ));
+    /// ```
+    pub fn build_visiting<E>(
+        self,
+        mut visit: impl FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<AuditRecord, BuildError<E>> {
+        self.build_inner(&mut visit).map_err(|e| match e {
+            Built::Record(e) => BuildError::Record(e),
+            Built::Visit { field, error } => BuildError::Visit { field, error },
+        })
+    }
+
+    /// Normalizes, checks and writes the canonical bytes of every field but
+    /// `seq` and `prev` in one walk; `visit` sees `subject.name` and every
+    /// string value in `attrs` before it is normalized.
+    fn build_inner<E>(
+        self,
+        visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    ) -> Result<AuditRecord, Built<E>> {
+        let missing = |field| Built::Record(RecordError::Missing { field });
         let mut actor = self.actor;
         let mut subject = self.subject;
+        if let Some(name) = &mut subject.name {
+            visit(name).map_err(|error| Built::Visit {
+                field: "subject.name".to_owned(),
+                error,
+            })?;
+        }
         for s in [&mut actor.cap_id, &mut actor.key_fpr, &mut actor.passport_id]
             .into_iter()
             .chain([
@@ -261,26 +356,74 @@ impl RecordBuilder {
         {
             nfc_in_place(s);
         }
+        let ts_ms = self.ts_ms.ok_or(missing(Field::TsMs))?;
+        let writer_id = nfc(self.writer_id.ok_or(missing(Field::WriterId))?);
+        let seq = self.seq.ok_or(missing(Field::Seq))?;
+        let stream = self.stream.ok_or(missing(Field::Stream))?;
+        let kind = self.kind.ok_or(missing(Field::Kind))?;
+        let reason = self.reason.ok_or(missing(Field::Reason))?;
+        let mut attrs = self.attrs;
+        let mut bytes = Vec::with_capacity(1024);
+        write_fields_to_seq(self.v, ts_ms, &writer_id, &mut bytes);
+        let seq_at = bytes.len();
+        write_fields_to_attrs(&stream, &kind, &actor, &subject, &reason, &mut bytes);
+        let attrs_start = bytes.len();
+        let rendered = normalize_map(&mut attrs, 1, visit, &mut bytes, true).map_err(Located::into_error)?;
+        if !rendered {
+            // A key was normalized, which can reorder the map: write it again.
+            bytes.truncate(attrs_start);
+            write_object(&attrs, &mut bytes);
+        }
+        let attrs_len = bytes.len() - attrs_start;
+        bytes.extend_from_slice(b",\"prev\":\"");
         let rec = AuditRecord {
             v: self.v,
-            ts_ms: self.ts_ms.ok_or(missing(Field::TsMs))?,
-            writer_id: nfc(self.writer_id.ok_or(missing(Field::WriterId))?),
-            seq: self.seq.ok_or(missing(Field::Seq))?,
-            stream: self.stream.ok_or(missing(Field::Stream))?,
-            kind: self.kind.ok_or(missing(Field::Kind))?,
+            ts_ms,
+            writer_id,
+            seq,
+            stream,
+            kind,
             actor,
             subject,
-            reason: self.reason.ok_or(missing(Field::Reason))?,
-            attrs: {
-                let mut attrs = self.attrs;
-                normalize_attrs(&mut attrs)?;
-                attrs
-            },
+            reason,
+            attrs,
             prev: self.prev,
+            render: Some(Render {
+                bytes,
+                seq_at,
+                attrs_len,
+            }),
         };
-        validate(&rec)?;
+        validate(&rec).map_err(Built::Record)?;
         Ok(rec)
     }
+}
+
+/// Why [`RecordBuilder::build_visiting`] failed. Exhaustive on purpose,
+/// unlike the other error enums: a build fails by a field rule (whose
+/// [`RecordError`] can grow) or by the caller's own visitor, and callers
+/// match both.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError<E> {
+    /// A field breaks its rule.
+    #[error(transparent)]
+    Record(RecordError),
+    /// The visitor refused the string at `field`.
+    #[error("{field}: {error}")]
+    Visit {
+        /// Where the string is: `subject.name` or an `attrs/...` path.
+        field: String,
+        /// The visitor's error.
+        error: E,
+    },
+}
+
+/// Why [`RecordBuilder::build_inner`] failed.
+enum Built<E> {
+    /// A field rule.
+    Record(RecordError),
+    /// The visitor refused the string at `field`.
+    Visit { field: String, error: E },
 }
 
 /// Field rules of a record whose strings are already NFC.
@@ -327,82 +470,138 @@ pub(crate) fn is_nfc_fast(s: &str) -> bool {
 
 /// Where normalization failed, built up only while an error unwinds, so
 /// the success path keeps no path at all.
-struct Located {
+struct Located<E> {
     /// Path segments, innermost first.
     rev_path: Vec<String>,
-    /// `Some(key)`: two keys equal after NFC; `None`: nested too deep.
-    collision: Option<String>,
+    why: Why<E>,
 }
 
-impl Located {
+enum Why<E> {
+    /// Nested too deep.
+    Deep,
+    /// Two keys equal after NFC.
+    Collision(String),
+    /// The visitor refused a string.
+    Visit(E),
+}
+
+impl<E> Located<E> {
+    fn at(why: Why<E>) -> Self {
+        Self {
+            rev_path: Vec::new(),
+            why,
+        }
+    }
+
     fn under(mut self, segment: String) -> Self {
         self.rev_path.push(segment);
         self
     }
 
-    fn into_error(self) -> RecordError {
+    fn into_error(self) -> Built<E> {
         let mut path = String::from("attrs");
         for seg in self.rev_path.iter().rev() {
             path.push('/');
             path.push_str(seg);
         }
-        match self.collision {
-            Some(key) => RecordError::KeysEqualAfterNfc { path, key },
-            None => RecordError::AttrsTooDeep { path },
+        match self.why {
+            Why::Collision(key) => Built::Record(RecordError::KeysEqualAfterNfc { path, key }),
+            Why::Deep => Built::Record(RecordError::AttrsTooDeep { path }),
+            Why::Visit(error) => Built::Visit { field: path, error },
         }
     }
 }
 
-fn too_deep() -> Located {
-    Located {
-        rev_path: Vec::new(),
-        collision: None,
-    }
-}
-
-/// Normalizes the attrs object in place (keys and strings to NFC), and
-/// checks nesting and NFC collisions. Already-NFC data is only read.
-fn normalize_attrs(map: &mut BTreeMap<String, AttrValue>) -> Result<(), RecordError> {
-    normalize_map(map, 1).map_err(Located::into_error)
-}
-
-fn normalize_map(map: &mut BTreeMap<String, AttrValue>, depth: usize) -> Result<(), Located> {
+/// Normalizes the object `map` in place (keys and strings to NFC, strings
+/// visited first), checks nesting and NFC collisions, and while `render`
+/// holds appends its canonical bytes to `out`, all in one walk. Returns
+/// whether `out` holds them: not when a key had to be normalized, since
+/// that can reorder the map. Already-NFC data is only read.
+fn normalize_map<E>(
+    map: &mut BTreeMap<String, AttrValue>,
+    depth: usize,
+    visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    out: &mut Vec<u8>,
+    mut render: bool,
+) -> Result<bool, Located<E>> {
     if depth > MAX_DEPTH {
-        return Err(too_deep());
+        return Err(Located::at(Why::Deep));
     }
-    if !map.keys().all(|k| is_nfc_fast(k)) {
+    let mut keys_nfc = true;
+    if render {
+        out.push(b'{');
+    }
+    for (i, (k, v)) in map.iter_mut().enumerate() {
+        if keys_nfc && !is_nfc_fast(k) {
+            keys_nfc = false;
+            render = false;
+        }
+        if render {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(k, out);
+            out.push(b':');
+        }
+        render = normalize_value(v, depth, visit, out, render).map_err(|e| e.under(nfc(k.clone())))?;
+    }
+    if render {
+        out.push(b'}');
+    }
+    if !keys_nfc {
         for (k, v) in std::mem::take(map) {
             let k = nfc(k);
             if map.contains_key(&k) {
-                return Err(Located {
-                    rev_path: Vec::new(),
-                    collision: Some(k),
-                });
+                return Err(Located::at(Why::Collision(k)));
             }
             map.insert(k, v);
         }
     }
-    for (k, v) in map.iter_mut() {
-        normalize_value(v, depth).map_err(|e| e.under(k.clone()))?;
-    }
-    Ok(())
+    Ok(render)
 }
 
-fn normalize_value(v: &mut AttrValue, depth: usize) -> Result<(), Located> {
+/// [`normalize_map`] for one value.
+fn normalize_value<E>(
+    v: &mut AttrValue,
+    depth: usize,
+    visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    out: &mut Vec<u8>,
+    mut render: bool,
+) -> Result<bool, Located<E>> {
     match v {
-        AttrValue::String(s) => nfc_in_place(s),
-        AttrValue::Object(m) => normalize_map(m, depth + 1)?,
-        AttrValue::Array(a) => {
-            if depth + 1 > MAX_DEPTH {
-                return Err(too_deep());
-            }
-            for (i, x) in a.iter_mut().enumerate() {
-                normalize_value(x, depth + 1).map_err(|e| e.under(i.to_string()))?;
+        AttrValue::String(s) => {
+            visit(s).map_err(|e| Located::at(Why::Visit(e)))?;
+            nfc_in_place(s);
+            if render {
+                write_str(s, out);
             }
         }
-        _ => {}
+        AttrValue::Object(m) => render = normalize_map(m, depth + 1, visit, out, render)?,
+        AttrValue::Array(a) => {
+            if depth + 1 > MAX_DEPTH {
+                return Err(Located::at(Why::Deep));
+            }
+            if render {
+                out.push(b'[');
+            }
+            for (i, x) in a.iter_mut().enumerate() {
+                if render && i > 0 {
+                    out.push(b',');
+                }
+                render =
+                    normalize_value(x, depth + 1, visit, out, render).map_err(|e| e.under(i.to_string()))?;
+            }
+            if render {
+                out.push(b']');
+            }
+        }
+        other => {
+            if render {
+                write_value(other, out);
+            }
+        }
     }
-    Ok(())
+    Ok(render)
 }
 
 /// A top-level field of the record, for error messages.

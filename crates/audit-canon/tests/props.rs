@@ -153,6 +153,33 @@ proptest! {
         );
     }
 
+    /// A built record carries the bytes its builder wrote; a parsed one does
+    /// not. Both, at their own position or moved to another, and consumed
+    /// by `into_canonical`, must write what the oracle writes.
+    #[test]
+    fn built_and_parsed_records_write_the_same_bytes_at_any_position(
+        rec in record(), seq in 1u64..=u64::MAX, prev in any::<[u8; 32]>()
+    ) {
+        let Some(rec) = rec else { return Ok(()) };
+        let limits = Limits::default();
+        let Ok(bytes) = rec.to_canonical(&limits) else { return Ok(()) };
+        let parsed = parse_record(&bytes, &limits).expect("canonical bytes parse").record;
+        prop_assert_eq!(&parsed.to_canonical(&limits).expect("parsed"), &bytes);
+        let (back, consumed) = rec.clone().into_canonical(&limits).expect("consumed");
+        prop_assert_eq!(&consumed, &bytes);
+        prop_assert_eq!(&back, &rec);
+        let prev = if seq == 1 { PrevHash::Genesis } else { PrevHash::Digest(Digest::from_bytes(prev)) };
+        for r in [rec, parsed] {
+            let moved = r.with_position(seq, prev).expect("position");
+            let want = oracle(&moved);
+            let mut out = vec![b'x'; 3];
+            prop_assert_eq!(moved.canonical_bytes(&limits, &mut out).is_ok(), want.len() <= limits.max_record_bytes());
+            if out.is_empty() { continue; }
+            prop_assert_eq!(&out, &want);
+            prop_assert_eq!(&moved.clone().into_canonical(&limits).expect("consumed").1, &want);
+        }
+    }
+
     #[test]
     fn any_one_byte_change_fails_verification_or_changes_the_hash(
         rec in record(), pos in any::<prop::sample::Index>(), byte in any::<u8>()

@@ -120,7 +120,8 @@ struct Sealed {
 impl SealedRecord {
     /// Seals a record: canonical bytes under `limits`, and their digest.
     pub fn seal(record: AuditRecord, limits: &audit_canon::Limits) -> Result<Self, audit_canon::BoundsError> {
-        let canonical = record.to_canonical(limits)?;
+        // A freshly built record hands over the bytes its builder wrote.
+        let (record, canonical) = record.into_canonical(limits)?;
         let self_hash = Digest::of(&canonical);
         Ok(Self(Arc::new(Sealed {
             record,
