@@ -1,6 +1,9 @@
 //! Privacy at the source: IP addresses and common personal data or secrets
 //! in `attrs` strings and `subject.name` are replaced (or the event is
-//! refused) before a record is built, so they never reach a sink.
+//! refused) as the record is built, so they never reach a sink. The
+//! emitter scrubs each string inside the record builder's walk
+//! (`RecordBuilder::build_visiting`); [`Privacy::scrub`] does the same to
+//! a whole event on its own.
 //!
 //! Detection is a hand-written scanner, not regular expressions: it runs on
 //! the emit hot path, and a string with no digit, `@`, `:` and none of the
@@ -186,6 +189,16 @@ impl Privacy {
     }
 
     fn scrub_str(&self, s: &mut String, field: &mut dyn FnMut() -> String) -> Result<u64, PrivacyError> {
+        self.scrub_one(s)
+            .map_err(|kind| PrivacyError { field: field(), kind })
+    }
+
+    /// Scrubs one string in place: how many values were replaced, or under
+    /// [`PiiAction::Reject`] the kind refused. A no-op when the policy is off.
+    pub(crate) fn scrub_one(&self, s: &mut String) -> Result<u64, PiiKind> {
+        if !self.enabled {
+            return Ok(0);
+        }
         let hints = Hints::of(s);
         if !hints.any(s) {
             return Ok(0);
@@ -197,7 +210,7 @@ impl Privacy {
         if self.pii == PiiAction::Reject
             && let Some(&(_, _, kind)) = found.iter().find(|(_, _, k)| *k != PiiKind::Ip)
         {
-            return Err(PrivacyError { field: field(), kind });
+            return Err(kind);
         }
         let mut out = String::with_capacity(s.len());
         let mut last = 0;
