@@ -313,17 +313,43 @@ impl Hints {
         }
     }
 
-    /// Whether any detector could match. Every kind but email, ARN, IPv6,
-    /// bearer and API key needs a digit together with punctuation or an
-    /// NRIC's first letter, so plain words and lowercase hex ids (most
-    /// attribute values) are skipped after this one pass.
+    /// Whether any detector could match; `false` only when none can.
+    ///
+    /// Email, ARN and IPv6 need an `@` or a `:`; a Google key needs `AIza`
+    /// and a bearer token `bearer ` in any case. The rest need digits:
+    /// a phone number at least 8 with a separator or `+`, an NRIC 7 after
+    /// its letter, an IPv4 address 4 and three dots, a UUID 36 characters
+    /// with dashes. Most strings (plain words, hex ids, names such as
+    /// `eu-west-1` or `tenant-0042`) stop here, after at most a second
+    /// counting pass over the few that have digits and punctuation.
     fn any(self, s: &str) -> bool {
-        self.at
+        if self.at
             || self.colon
-            || (self.digit && (self.dot || self.dash || self.plus || self.space || self.nric_start))
             || (self.cap_a && s.contains("AIza"))
-            || (self.space && s.contains("earer "))
+            || (self.space && s.len() >= 7 && has_bearer(s))
+        {
+            return true;
+        }
+        if !(self.digit && (self.dot || self.dash || self.plus || self.space || self.nric_start)) {
+            return false;
+        }
+        if self.dash && s.len() >= 36 {
+            return true;
+        }
+        let (digits, dots) = s.bytes().fold((0usize, 0usize), |(d, p), b| {
+            (d + usize::from(b.is_ascii_digit()), p + usize::from(b == b'.'))
+        });
+        (digits >= 8 && (self.dot || self.dash || self.plus || self.space))
+            || (digits >= 7 && self.nric_start)
+            || (digits >= 4 && dots >= 3)
     }
+}
+
+/// `bearer ` anywhere in `s`, in any case (the detector ignores case).
+fn has_bearer(s: &str) -> bool {
+    s.as_bytes()
+        .windows(7)
+        .any(|w| w.eq_ignore_ascii_case(b"bearer "))
 }
 
 /// `[A-Za-z0-9_]`, as a table: the scanner asks this of most bytes.
@@ -358,7 +384,10 @@ fn find_all(s: &str, hints: Hints) -> Vec<(usize, usize, PiiKind)> {
             continue;
         }
         if is_word(c) {
-            i += 1 + run(s.get(i + 1..).unwrap_or_default(), is_word);
+            i += 1;
+            while b.get(i).is_some_and(|&c| is_word(c)) {
+                i += 1;
+            }
             at_boundary = false;
         } else {
             i += 1;
@@ -531,4 +560,74 @@ fn phone(s: &str) -> Option<usize> {
     let sp = u.get(3).copied()?;
     let ok = d(0..3) && d(4..7) && d(8..12) && matches!(sp, b'-' | b'.' | b' ') && u.get(7) == Some(&sp);
     (ok && ends_clean(s, 12)).then_some(12)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{Hints, find_all};
+
+    /// Every detector allowed: what the scanner finds with no gate at all.
+    const EVERY: Hints = Hints {
+        digit: true,
+        at: true,
+        colon: true,
+        dot: true,
+        dash: true,
+        plus: true,
+        space: true,
+        cap_a: true,
+        nric_start: true,
+    };
+
+    /// Strings built from near misses and real matches of every kind.
+    fn text() -> impl Strategy<Value = String> {
+        let fragment = prop_oneof![
+            4 => "[a-zA-Z0-9 .:@+_/()-]{0,12}",
+            4 => "[0-9 .+-]{0,16}",
+            1 => Just("jane.doe@example.org".to_owned()),
+            1 => Just("+65 9123 4567".to_owned()),
+            1 => Just("202-555-0143".to_owned()),
+            1 => Just("S1234567D".to_owned()),
+            1 => Just("203.0.113.7".to_owned()),
+            1 => Just("2001:db8::1".to_owned()),
+            1 => Just("0b8f5a2e-6a3c-4d1e-9f7b-2c4d6e8fa0b1".to_owned()),
+            1 => Just("arn:aws:iam::123456789012:user/x".to_owned()),
+            1 => Just("AIzaSyA-1234567890abcdefghijklmnopqrstu".to_owned()),
+            1 => Just("Bearer abcdefgh12345".to_owned()),
+            1 => Just("bEaReR abcdefgh12345".to_owned()),
+        ];
+        proptest::collection::vec(fragment, 0..5).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2048),
+            ..ProptestConfig::default()
+        })]
+
+        /// The gate and the per-detector hints only skip work: whatever the
+        /// ungated scanner finds, the gated one finds the same.
+        #[test]
+        fn the_gate_never_hides_a_match(s in text()) {
+            let hints = Hints::of(&s);
+            let ungated = find_all(&s, EVERY);
+            if hints.any(&s) {
+                prop_assert_eq!(find_all(&s, hints), ungated, "{:?}", s);
+            } else {
+                prop_assert!(ungated.is_empty(), "the gate skipped {:?}, which holds {:?}", s, ungated);
+            }
+        }
+    }
+
+    #[test]
+    fn the_gate_skips_names_with_few_digits_and_passes_real_values() {
+        for s in ["eu-west-1", "tenant-0042", "curl/8.11.0", "v1.2.3", "ap-southeast-1 warm"] {
+            assert!(!Hints::of(s).any(s), "{s:?} should be skipped");
+        }
+        for s in ["10.0.0.1", "+6591234567", "S1234567D", "BEARER abcdefghijkl", "x@y.io"] {
+            assert!(Hints::of(s).any(s), "{s:?} should be scanned");
+        }
+    }
 }

@@ -40,6 +40,9 @@ fn personal_data_and_secrets_are_replaced_by_their_kind() {
         "Authorization: [bearer_token]",
     );
     check("two 10.0.0.1,10.0.0.2", "two [ip],[ip]");
+    // The scheme in any case, and a token without a digit (the pre-scan
+    // once looked for a lower-case `earer ` only).
+    check("auth BEARER abcdefghijkl", "auth [bearer_token]");
 }
 
 #[test]
