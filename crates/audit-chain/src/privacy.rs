@@ -623,10 +623,22 @@ mod tests {
 
     #[test]
     fn the_gate_skips_names_with_few_digits_and_passes_real_values() {
-        for s in ["eu-west-1", "tenant-0042", "curl/8.11.0", "v1.2.3", "ap-southeast-1 warm"] {
+        for s in [
+            "eu-west-1",
+            "tenant-0042",
+            "curl/8.11.0",
+            "v1.2.3",
+            "ap-southeast-1 warm",
+        ] {
             assert!(!Hints::of(s).any(s), "{s:?} should be skipped");
         }
-        for s in ["10.0.0.1", "+6591234567", "S1234567D", "BEARER abcdefghijkl", "x@y.io"] {
+        for s in [
+            "10.0.0.1",
+            "+6591234567",
+            "S1234567D",
+            "BEARER abcdefghijkl",
+            "x@y.io",
+        ] {
             assert!(Hints::of(s).any(s), "{s:?} should be scanned");
         }
     }
