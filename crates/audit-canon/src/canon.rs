@@ -309,11 +309,26 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
+/// Whether any byte of `b` must be escaped: a control character, `"` or
+/// `\`. Written as a branch-free reduction so the compiler checks 16 or
+/// more bytes per step; most strings have nothing to escape.
+fn needs_escape(b: &[u8]) -> bool {
+    b.iter()
+        .fold(false, |acc, &c| acc | (c < 0x20) | (c == b'"') | (c == b'\\'))
+}
+
 /// Writes `s` as a canonical JSON string (rule 5 of section 2).
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    if !needs_escape(bytes) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc = ESCAPE[b as usize];
