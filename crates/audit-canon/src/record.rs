@@ -113,6 +113,7 @@ impl fmt::Debug for AuditRecord {
 impl AuditRecord {
     /// A builder; `v` defaults to 1, `prev` to genesis, the rest are required
     /// except `actor`, `subject` and `attrs` (empty by default).
+    #[inline]
     pub fn builder() -> RecordBuilder {
         RecordBuilder::default()
     }
@@ -165,6 +166,7 @@ impl AuditRecord {
     /// This record at another chain position: `seq` and `prev` replaced,
     /// every other field kept (they are already valid and NFC). Fails only
     /// when the pair breaks the `seq`/`prev` rule.
+    #[inline]
     pub fn with_position(mut self, seq: u64, prev: PrevHash) -> Result<Self, RecordError> {
         rules::seq_and_prev(seq, prev.is_genesis())?;
         self.seq = seq;
@@ -228,61 +230,73 @@ impl Default for RecordBuilder {
 
 impl RecordBuilder {
     /// Schema major (only 1 is valid).
+    #[inline]
     pub fn v(mut self, v: u64) -> Self {
         self.v = v;
         self
     }
     /// Wall-clock milliseconds.
+    #[inline]
     pub fn ts_ms(mut self, ts_ms: u64) -> Self {
         self.ts_ms = Some(ts_ms);
         self
     }
     /// Writer identity.
+    #[inline]
     pub fn writer_id(mut self, s: impl Into<String>) -> Self {
         self.writer_id = Some(s.into());
         self
     }
     /// Chain position.
+    #[inline]
     pub fn seq(mut self, seq: u64) -> Self {
         self.seq = Some(seq);
         self
     }
     /// Stream name.
+    #[inline]
     pub fn stream(mut self, s: impl Into<String>) -> Self {
         self.stream = Some(s.into());
         self
     }
     /// Event kind.
+    #[inline]
     pub fn kind(mut self, s: impl Into<String>) -> Self {
         self.kind = Some(s.into());
         self
     }
     /// Actor.
+    #[inline]
     pub fn actor(mut self, a: ActorRef) -> Self {
         self.actor = a;
         self
     }
     /// Subject.
+    #[inline]
     pub fn subject(mut self, s: SubjectRef) -> Self {
         self.subject = s;
         self
     }
     /// Reason code.
+    #[inline]
     pub fn reason(mut self, s: impl Into<String>) -> Self {
         self.reason = Some(s.into());
         self
     }
     /// Replaces all attributes.
+    #[inline]
     pub fn attrs(mut self, attrs: BTreeMap<String, AttrValue>) -> Self {
         self.attrs = attrs;
         self
     }
     /// Sets one attribute.
+    #[inline]
     pub fn attr(mut self, key: impl Into<String>, value: impl Into<AttrValue>) -> Self {
         self.attrs.insert(key.into(), value.into());
         self
     }
     /// Link to the predecessor (`PrevHash::Genesis` for `seq` 1).
+    #[inline]
     pub fn prev(mut self, prev: impl Into<PrevHash>) -> Self {
         self.prev = prev.into();
         self
