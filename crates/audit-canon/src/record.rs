@@ -306,8 +306,8 @@ impl RecordBuilder {
     pub fn build(self) -> Result<AuditRecord, RecordError> {
         self.build_inner(&mut |_: &mut String| Ok::<(), std::convert::Infallible>(()))
             .map_err(|e| match e {
-                Built::Record(e) => e,
-                Built::Visit { error, .. } => match error {},
+                BuildError::Record(e) => e,
+                BuildError::Visit { error, .. } => match error {},
             })
     }
 
@@ -337,10 +337,7 @@ impl RecordBuilder {
         self,
         mut visit: impl FnMut(&mut String) -> Result<(), E>,
     ) -> Result<AuditRecord, BuildError<E>> {
-        self.build_inner(&mut visit).map_err(|e| match e {
-            Built::Record(e) => BuildError::Record(e),
-            Built::Visit { field, error } => BuildError::Visit { field, error },
-        })
+        self.build_inner(&mut visit)
     }
 
     /// Normalizes, checks and writes the canonical bytes of every field but
@@ -349,12 +346,12 @@ impl RecordBuilder {
     fn build_inner<E>(
         self,
         visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
-    ) -> Result<AuditRecord, Built<E>> {
-        let missing = |field| Built::Record(RecordError::Missing { field });
+    ) -> Result<AuditRecord, BuildError<E>> {
+        let missing = |field| BuildError::Record(RecordError::Missing { field });
         let mut actor = self.actor;
         let mut subject = self.subject;
         if let Some(name) = &mut subject.name {
-            visit(name).map_err(|error| Built::Visit {
+            visit(name).map_err(|error| BuildError::Visit {
                 field: "subject.name".to_owned(),
                 error,
             })?;
@@ -408,7 +405,7 @@ impl RecordBuilder {
                 attrs_len,
             }),
         };
-        validate(&rec).map_err(Built::Record)?;
+        validate(&rec).map_err(BuildError::Record)?;
         Ok(rec)
     }
 }
@@ -430,14 +427,6 @@ pub enum BuildError<E> {
         /// The visitor's error.
         error: E,
     },
-}
-
-/// Why [`RecordBuilder::build_inner`] failed.
-enum Built<E> {
-    /// A field rule.
-    Record(RecordError),
-    /// The visitor refused the string at `field`.
-    Visit { field: String, error: E },
 }
 
 /// Field rules of a record whose strings are already NFC.
@@ -512,16 +501,16 @@ impl<E> Located<E> {
         self
     }
 
-    fn into_error(self) -> Built<E> {
+    fn into_error(self) -> BuildError<E> {
         let mut path = String::from("attrs");
         for seg in self.rev_path.iter().rev() {
             path.push('/');
             path.push_str(seg);
         }
         match self.why {
-            Why::Collision(key) => Built::Record(RecordError::KeysEqualAfterNfc { path, key }),
-            Why::Deep => Built::Record(RecordError::AttrsTooDeep { path }),
-            Why::Visit(error) => Built::Visit { field: path, error },
+            Why::Collision(key) => BuildError::Record(RecordError::KeysEqualAfterNfc { path, key }),
+            Why::Deep => BuildError::Record(RecordError::AttrsTooDeep { path }),
+            Why::Visit(error) => BuildError::Visit { field: path, error },
         }
     }
 }
