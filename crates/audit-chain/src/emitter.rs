@@ -326,7 +326,10 @@ impl Emitter {
                 redacted += self.privacy.scrub_one(s)?;
                 Ok(())
             });
-        if redacted > 0 {
+        // A refused event counts as blocked only, as when the whole event
+        // was scrubbed first; an event that fails a field rule after its
+        // values were scrubbed still counts them.
+        if redacted > 0 && !matches!(built, Err(BuildError::Visit { .. })) {
             self.pii_redacted.increment(redacted);
         }
         match built {

@@ -91,8 +91,14 @@ fn the_emit_path_reports_through_metrics_and_tracing() {
             audit_chain::IpMode::Drop,
             audit_chain::PiiAction::Reject,
         ));
+    // The address (dropped, never refused) comes before the refused email
+    // in the walk; a refused event counts as blocked, not as redacted.
     blocking
-        .emit(Event::new("audit", "Login", "ok").attr("who", "jane@example.com"))
+        .emit(
+            Event::new("audit", "Login", "ok")
+                .attr("a_ip", "10.0.0.2")
+                .attr("who", "jane@example.com"),
+        )
         .expect_err("refused");
     let head = sink
         .read("svc-gateway@inst-7", "ingress")
@@ -138,7 +144,7 @@ fn the_emit_path_reports_through_metrics_and_tracing() {
     assert_eq!(
         value(&snap1, "audit_pii_redacted_total", &[svc]),
         Some(2.0),
-        "an email and an ip"
+        "an email and an ip (not the refused event's address)"
     );
     assert_eq!(value(&snap1, "audit_pii_blocked_total", &[svc]), Some(1.0));
     assert_eq!(
