@@ -77,7 +77,7 @@ pub use audit_chain::{
 
 /// Canonical bytes (FORMAT-v1.md section 2) and strict parsing.
 pub mod canon {
-    pub use audit_canon::{BoundsError, ParseError, ParsedRecord, RecordError, parse_record};
+    pub use audit_canon::{BoundsError, BuildError, ParseError, ParsedRecord, RecordError, parse_record};
 
     /// The canonical bytes of `rec` without `self_hash`, under `limits`.
     pub fn canonicalize_without_self_hash(
