@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use audit_canon::{AttrValue, Limits, SubjectRef};
 use audit_chain::{EmitError, Emitter, Event, IpMode, PiiAction, PiiKind, Privacy, RamSink};
+use proptest::prelude::*;
 
 /// `input` as one attrs string after scrubbing with `privacy`.
 fn scrub_with(privacy: &Privacy, input: &str) -> String {
@@ -245,5 +246,60 @@ fn the_emitter_scrubs_as_privacy_scrub_does_at_every_depth() {
         for ev in &events {
             check_emitter_agrees_with_scrub(policy, ev);
         }
+    }
+}
+
+/// Values mixing noise with real personal data of every kind.
+fn pii_text() -> impl Strategy<Value = String> {
+    let fragment = prop_oneof![
+        4 => "[a-zA-Z0-9 .:@+_/-]{0,10}",
+        1 => Just("jane.doe@example.org".to_owned()),
+        1 => Just("+65 9123 4567".to_owned()),
+        1 => Just("S1234567D".to_owned()),
+        1 => Just("203.0.113.7".to_owned()),
+        1 => Just("2001:db8::1".to_owned()),
+        1 => Just("0b8f5a2e-6a3c-4d1e-9f7b-2c4d6e8fa0b1".to_owned()),
+        1 => Just("Bearer abcdefgh12345".to_owned()),
+        1 => Just("caf\u{e9} cafe\u{301}".to_owned()),
+    ];
+    proptest::collection::vec(fragment, 0..4).prop_map(|v| v.concat())
+}
+
+fn pii_value() -> impl Strategy<Value = AttrValue> {
+    let leaf = prop_oneof![
+        3 => pii_text().prop_map(AttrValue::String),
+        1 => any::<u32>().prop_map(|n| AttrValue::from(u64::from(n))),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(AttrValue::Array),
+            proptest::collection::btree_map("[a-z]{1,5}", inner, 0..3).prop_map(AttrValue::Object),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
+    /// The fixed cases above, over generated events: nested values, names,
+    /// every policy.
+    #[test]
+    fn the_emitter_scrubs_generated_events_as_privacy_scrub_does(
+        attrs in proptest::collection::btree_map("[a-z]{1,5}", pii_value(), 0..5),
+        name in proptest::option::of(pii_text()),
+        policy in 0usize..4,
+    ) {
+        let policy = match policy {
+            0 => Privacy::default(),
+            1 => Privacy::new(IpMode::Prefix, PiiAction::Redact),
+            2 => Privacy::new(IpMode::Drop, PiiAction::Reject),
+            _ => Privacy::new(IpMode::Hash { salt: b"pepper".to_vec() }, PiiAction::Reject),
+        };
+        let mut ev = Event::new("s", "K", "ok").subject(SubjectRef { name, ..SubjectRef::default() });
+        ev.attrs = attrs;
+        check_emitter_agrees_with_scrub(&policy, &ev);
     }
 }
