@@ -35,13 +35,13 @@ impl AuditRecord {
 
     /// The canonical bytes of this record, as a new vector.
     pub fn to_canonical(&self, limits: &Limits) -> Result<Vec<u8>, BoundsError> {
-        if let Some(r) = &self.render {
-            let mut out = Vec::with_capacity(r.bytes.len() + SEQ_AND_PREV_MAX);
-            self.canonical_bytes(limits, &mut out)?;
-            return Ok(out);
-        }
-        // Most records are under 1 KiB: one allocation, no regrowth.
-        let mut out = Vec::with_capacity(1024);
+        // One allocation: the built size when known, else 1 KiB (most
+        // records are under it).
+        let cap = self
+            .render
+            .as_ref()
+            .map_or(1024, |r| r.bytes.len() + SEQ_AND_PREV_MAX);
+        let mut out = Vec::with_capacity(cap);
         self.canonical_bytes(limits, &mut out)?;
         Ok(out)
     }
@@ -91,17 +91,11 @@ const SEQ_AND_PREV_MAX: usize = 20 + 67 + 2;
 /// `,"prev":"`. Valid for as long as those fields do not change, which
 /// holds because a record's fields only change through
 /// [`AuditRecord::with_position`] (`seq` and `prev`).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct Render {
     pub(crate) bytes: Vec<u8>,
     pub(crate) seq_at: usize,
     pub(crate) attrs_len: usize,
-}
-
-impl std::fmt::Debug for Render {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Render({} bytes)", self.bytes.len())
-    }
 }
 
 /// Writes every field of `r` before `prev` (with `,"prev":"`); returns the

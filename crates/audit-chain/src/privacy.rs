@@ -323,11 +323,7 @@ impl Hints {
     /// `eu-west-1` or `tenant-0042`) stop here, after at most a second
     /// counting pass over the few that have digits and punctuation.
     fn any(self, s: &str) -> bool {
-        if self.at
-            || self.colon
-            || (self.cap_a && s.contains("AIza"))
-            || (self.space && s.len() >= 7 && has_bearer(s))
-        {
+        if self.at || self.colon || (self.cap_a && s.contains("AIza")) || (self.space && has_bearer(s)) {
             return true;
         }
         if !(self.digit && (self.dot || self.dash || self.plus || self.space || self.nric_start)) {
@@ -384,10 +380,7 @@ fn find_all(s: &str, hints: Hints) -> Vec<(usize, usize, PiiKind)> {
             continue;
         }
         if is_word(c) {
-            i += 1;
-            while b.get(i).is_some_and(|&c| is_word(c)) {
-                i += 1;
-            }
+            i += 1 + run(s.get(i + 1..).unwrap_or_default(), is_word);
             at_boundary = false;
         } else {
             i += 1;
@@ -444,9 +437,15 @@ fn match_at(s: &str, i: usize, h: Hints) -> Option<(usize, PiiKind)> {
     .map(|(n, k)| (i + n, k))
 }
 
-/// Length of the run at the start of `s` whose bytes satisfy `f`.
+/// Length of the run at the start of `s` whose bytes satisfy `f` (an
+/// index loop: the scanner calls this at every word and candidate).
 fn run(s: &str, f: impl Fn(u8) -> bool) -> usize {
-    s.bytes().take_while(|&b| f(b)).count()
+    let b = s.as_bytes();
+    let mut n = 0;
+    while b.get(n).is_some_and(|&c| f(c)) {
+        n += 1;
+    }
+    n
 }
 
 /// The match must not run on into a word character.
