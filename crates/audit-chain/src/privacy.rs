@@ -6,8 +6,10 @@
 //! a whole event on its own.
 //!
 //! Detection is a hand-written scanner, not regular expressions: it runs on
-//! the emit hot path, and a string with no digit, `@`, `:` and none of the
-//! key or token prefixes (most strings) is skipped after one pass.
+//! the emit hot path. A first pass over a string (two for some) works out
+//! which detectors could match anywhere in it; most strings need none and
+//! stop there. Otherwise the scanner tries only those detectors, only at
+//! word boundaries whose byte one of them can start with.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -199,11 +201,11 @@ impl Privacy {
         if !self.enabled {
             return Ok(0);
         }
-        let hints = Hints::of(s);
-        if !hints.any(s) {
+        let detectors = detectors(s);
+        if detectors == 0 {
             return Ok(0);
         }
-        let found = find_all(s, hints);
+        let found = find_all(s, detectors);
         if found.is_empty() {
             return Ok(0);
         }
@@ -255,100 +257,187 @@ impl Privacy {
     }
 }
 
-/// What one pass over a string found, so detectors that cannot match are
-/// never tried.
-#[derive(Clone, Copy, Default)]
-struct Hints {
-    digit: bool,
-    at: bool,
-    colon: bool,
-    dot: bool,
-    dash: bool,
-    plus: bool,
-    space: bool,
-    /// An `A` (a Google API key starts `AIza`).
-    cap_a: bool,
-    /// One of `STFGM` (an NRIC starts with one).
-    nric_start: bool,
-}
+// The detectors as bits, lowest first in priority order: where two could
+// match at the same place, the lower bit wins.
+const BEARER: u16 = 1;
+const GOOGLE_KEY: u16 = 1 << 1;
+const ARN: u16 = 1 << 2;
+const EMAIL: u16 = 1 << 3;
+const UUID: u16 = 1 << 4;
+const IPV6: u16 = 1 << 5;
+const IPV4: u16 = 1 << 6;
+const NRIC: u16 = 1 << 7;
+const PHONE: u16 = 1 << 8;
 
-/// Hint bits per byte (see [`Hints::of`]).
-static HINT: [u16; 256] = {
+/// The detectors a match can start with at each byte: the first byte of
+/// `bearer ` (any case), of `AIza`, of `arn:aws`, of an email's local
+/// part, of a UUID or IPv6 address (a hex digit, or `:` for IPv6), of an
+/// IPv4 address, of an NRIC, and of a phone number (a digit or `+`).
+static START: [u16; 256] = {
     let mut t = [0u16; 256];
-    let mut d = b'0';
-    while d <= b'9' {
-        t[d as usize] = 1;
-        d += 1;
-    }
-    t[b'@' as usize] = 2;
-    t[b':' as usize] = 4;
-    t[b'.' as usize] = 8;
-    t[b'-' as usize] = 16;
-    t[b'+' as usize] = 32;
-    t[b' ' as usize] = 64;
-    t[b'A' as usize] = 128;
-    let nric = b"STFGM";
     let mut i = 0;
-    while i < nric.len() {
-        t[nric[i] as usize] = 256;
+    while i < 256 {
+        let b = i as u8;
+        let mut m = 0;
+        if b == b'B' || b == b'b' {
+            m |= BEARER;
+        }
+        if b == b'A' {
+            m |= GOOGLE_KEY;
+        }
+        if b == b'a' {
+            m |= ARN;
+        }
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-') {
+            m |= EMAIL;
+        }
+        if b.is_ascii_hexdigit() {
+            m |= UUID | IPV6;
+        }
+        if b == b':' {
+            m |= IPV6;
+        }
+        if b.is_ascii_digit() {
+            m |= IPV4 | PHONE;
+        }
+        if matches!(b, b'S' | b'T' | b'F' | b'G' | b'M') {
+            m |= NRIC;
+        }
+        if b == b'+' {
+            m |= PHONE;
+        }
+        t[i] = m;
         i += 1;
     }
     t
 };
 
-impl Hints {
-    /// One table lookup per byte.
-    fn of(s: &str) -> Self {
-        let f = s.bytes().fold(0u16, |acc, b| acc | HINT[usize::from(b)]);
-        Self {
-            digit: f & 1 != 0,
-            at: f & 2 != 0,
-            colon: f & 4 != 0,
-            dot: f & 8 != 0,
-            dash: f & 16 != 0,
-            plus: f & 32 != 0,
-            space: f & 64 != 0,
-            cap_a: f & 128 != 0,
-            nric_start: f & 256 != 0,
+// What the first pass over a string notes, one bit per byte class.
+const F_DIGIT: u8 = 1;
+const F_AT: u8 = 1 << 1;
+const F_PUNCT: u8 = 1 << 2; // `.`, `-`, `:` or a space: worth counting
+const F_PLUS: u8 = 1 << 3;
+const F_SPACE: u8 = 1 << 4;
+const F_B: u8 = 1 << 5; // `B` or `b`
+const F_CAP_A: u8 = 1 << 6;
+const F_NRIC: u8 = 1 << 7; // one of `STFGM`
+
+/// Class bits per byte, for the first pass of [`detectors`].
+static FLAG: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut f = 0;
+        if b.is_ascii_digit() {
+            f |= F_DIGIT;
+        }
+        if b == b'@' {
+            f |= F_AT;
+        }
+        if matches!(b, b'.' | b'-' | b':' | b' ') {
+            f |= F_PUNCT;
+        }
+        if b == b'+' {
+            f |= F_PLUS;
+        }
+        if b == b' ' {
+            f |= F_SPACE;
+        }
+        if b == b'B' || b == b'b' {
+            f |= F_B;
+        }
+        if b == b'A' {
+            f |= F_CAP_A;
+        }
+        if matches!(b, b'S' | b'T' | b'F' | b'G' | b'M') {
+            f |= F_NRIC;
+        }
+        t[i] = f;
+        i += 1;
+    }
+    t
+};
+
+/// Counted classes: 12-bit lanes of one `u64` per byte (digits, dots,
+/// dashes, colons, spaces), summed in chunks short enough that no lane
+/// overflows.
+static COUNT: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = 1;
+        d += 1;
+    }
+    t[b'.' as usize] = 1 << 12;
+    t[b'-' as usize] = 1 << 24;
+    t[b':' as usize] = 1 << 36;
+    t[b' ' as usize] = 1 << 48;
+    t
+};
+
+/// How many digits, dots, dashes, colons and spaces `s` holds.
+fn counts(s: &str) -> [usize; 5] {
+    let mut n = [0usize; 5];
+    for chunk in s.as_bytes().chunks(4095) {
+        let sum = chunk.iter().fold(0u64, |acc, &b| acc + COUNT[usize::from(b)]);
+        for (k, lane) in n.iter_mut().enumerate() {
+            *lane += ((sum >> (12 * k)) & 0xfff) as usize;
         }
     }
+    n
+}
 
-    /// Whether any detector could match; `false` only when none can.
-    ///
-    /// Email, ARN and IPv6 need an `@` or a `:`; a Google key needs `AIza`
-    /// and a bearer token `bearer ` in any case. The rest need digits:
-    /// a phone number at least 8 with a separator or `+`, an NRIC 7 after
-    /// its letter, an IPv4 address 4 and three dots, a UUID 36 characters
-    /// with dashes. Most strings (plain words, hex ids, names such as
-    /// `eu-west-1` or `tenant-0042`) stop here, after at most a second
-    /// counting pass over the few that have digits and punctuation.
-    fn any(self, s: &str) -> bool {
-        if self.at || self.colon || (self.cap_a && s.contains("AIza")) || (self.space && has_bearer(s)) {
-            return true;
-        }
-        if !(self.digit && (self.dot || self.dash || self.plus || self.space || self.nric_start)) {
-            return false;
-        }
-        if self.dash && s.len() >= 36 {
-            return true;
-        }
-        let (digits, dots) = s.bytes().fold((0usize, 0usize), |(d, p), b| {
-            (d + usize::from(b.is_ascii_digit()), p + usize::from(b == b'.'))
-        });
-        (digits >= 8 && (self.dot || self.dash || self.plus || self.space))
-            || (digits >= 7 && self.nric_start)
-            || (digits >= 4 && dots >= 3)
+/// The detectors that could match somewhere in `s`; `0` when none can.
+///
+/// Each bit is dropped only on a condition the detector needs: a bearer
+/// token needs a space and a `b`, a Google key an `A`, an email an `@`
+/// and a `.`; an ARN needs 5 colons and an IPv6 address 2; a UUID 4
+/// dashes in 36 characters; an IPv4 address 4 digits and 3 dots; an NRIC
+/// its letter and 7 digits; a phone number `+` and 8 digits, or 10 digits
+/// and two of one separator. Most strings (words, hex ids, names such as
+/// `eu-west-1`, `tenant-0042` or `/v1/objects/tenant-0042/…`) end here
+/// with no bit set, after one pass or two.
+fn detectors(s: &str) -> u16 {
+    let f = s.bytes().fold(0u8, |acc, b| acc | FLAG[usize::from(b)]);
+    let mut m = 0;
+    if f & F_SPACE != 0 && f & F_B != 0 {
+        m |= BEARER;
     }
+    if f & F_CAP_A != 0 {
+        m |= GOOGLE_KEY;
+    }
+    if f & F_AT != 0 && s.contains('.') {
+        m |= EMAIL;
+    }
+    if f & (F_PUNCT | F_PLUS) == 0 && f & (F_NRIC | F_DIGIT) != F_NRIC | F_DIGIT {
+        // The other detectors need a dot, dash, colon, space or `+`, but
+        // an NRIC only its letter and digits.
+        return m;
+    }
+    let [digits, dots, dashes, colons, spaces] = counts(s);
+    if colons >= 5 {
+        m |= ARN;
+    }
+    if colons >= 2 {
+        m |= IPV6;
+    }
+    if dashes >= 4 && s.len() >= 36 && f & F_DIGIT != 0 {
+        m |= UUID;
+    }
+    if digits >= 4 && dots >= 3 {
+        m |= IPV4;
+    }
+    if digits >= 7 && f & F_NRIC != 0 {
+        m |= NRIC;
+    }
+    if (digits >= 8 && f & F_PLUS != 0) || (digits >= 10 && (dashes >= 2 || dots >= 2 || spaces >= 2)) {
+        m |= PHONE;
+    }
+    m
 }
 
-/// `bearer ` anywhere in `s`, in any case (the detector ignores case).
-fn has_bearer(s: &str) -> bool {
-    s.as_bytes()
-        .windows(7)
-        .any(|w| w.eq_ignore_ascii_case(b"bearer "))
-}
-
-/// `[A-Za-z0-9_]`, as a table: the scanner asks this of most bytes.
+/// `[A-Za-z0-9_]`, as a table.
 static WORD: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
@@ -365,76 +454,57 @@ fn is_word(b: u8) -> bool {
 }
 
 /// Every match, left to right, non-overlapping: `(start, end, kind)`.
-/// Matches start at word boundaries only, so the scan jumps from one
-/// boundary to the next, skipping the inside of words.
-fn find_all(s: &str, hints: Hints) -> Vec<(usize, usize, PiiKind)> {
+/// Matches start at word boundaries only (the start of `s`, or after a
+/// byte that is not `[A-Za-z0-9_]`), and only the `detectors` whose
+/// first byte is there are tried. The scan looks for the next byte some
+/// detector could start with (one table lookup per byte) and only then
+/// asks whether it is at a boundary.
+fn find_all(s: &str, detectors: u16) -> Vec<(usize, usize, PiiKind)> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let mut at_boundary = true;
-    while let Some(&c) = b.get(i) {
-        if at_boundary && let Some((end, kind)) = match_at(s, i, hints) {
-            out.push((i, end, kind));
+    while let Some(off) = b
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&c| START[usize::from(c)] & detectors != 0))
+    {
+        let at = i + off;
+        let boundary = at == 0 || b.get(at - 1).is_some_and(|&p| !is_word(p));
+        let here = b.get(at).map_or(0, |&c| START[usize::from(c)] & detectors);
+        if boundary && let Some((end, kind)) = match_at(s, at, here) {
+            out.push((at, end, kind));
             i = end;
-            at_boundary = end == 0 || b.get(end - 1).is_none_or(|&p| !is_word(p));
-            continue;
-        }
-        if is_word(c) {
-            i += 1 + run(s.get(i + 1..).unwrap_or_default(), is_word);
-            at_boundary = false;
         } else {
-            i += 1;
-            at_boundary = true;
+            i = at + 1;
         }
     }
     out
 }
 
-/// The first detector that matches at `i`, in priority order. Each is
-/// tried only when the string and the byte at `i` allow it.
-fn match_at(s: &str, i: usize, h: Hints) -> Option<(usize, PiiKind)> {
+/// The first of `detectors` (in priority order) that matches at `i`, and
+/// where its match ends.
+fn match_at(s: &str, i: usize, detectors: u16) -> Option<(usize, PiiKind)> {
     let rest = s.get(i..)?;
-    let first = *rest.as_bytes().first()?;
-    let try_if =
-        |cond: bool, f: &dyn Fn() -> Option<usize>, kind| if cond { f().map(|n| (n, kind)) } else { None };
-    try_if(
-        h.space && matches!(first, b'B' | b'b'),
-        &|| bearer(rest),
-        PiiKind::BearerToken,
-    )
-    .or_else(|| try_if(first == b'A', &|| google_key(rest), PiiKind::GoogleApiKey))
-    .or_else(|| try_if(h.colon && first == b'a', &|| arn(rest), PiiKind::AwsArn))
-    .or_else(|| try_if(h.at, &|| email(s, i), PiiKind::Email))
-    .or_else(|| {
-        try_if(
-            h.dash && first.is_ascii_hexdigit(),
-            &|| uuid_v4(rest),
-            PiiKind::UuidV4,
-        )
-    })
-    .or_else(|| {
-        try_if(
-            h.colon && (first.is_ascii_hexdigit() || first == b':'),
-            &|| ipv6(rest),
-            PiiKind::Ip,
-        )
-    })
-    .or_else(|| try_if(h.dot && first.is_ascii_digit(), &|| ipv4(rest), PiiKind::Ip))
-    .or_else(|| {
-        try_if(
-            h.digit && matches!(first, b'S' | b'T' | b'F' | b'G' | b'M'),
-            &|| nric(rest),
-            PiiKind::Nric,
-        )
-    })
-    .or_else(|| {
-        try_if(
-            h.digit && (first == b'+' && h.plus || first.is_ascii_digit()),
-            &|| phone(rest),
-            PiiKind::Phone,
-        )
-    })
-    .map(|(n, k)| (i + n, k))
+    let mut left = detectors;
+    while left != 0 {
+        let bit = left & left.wrapping_neg();
+        left &= !bit;
+        let hit = match bit {
+            BEARER => bearer(rest).map(|n| (n, PiiKind::BearerToken)),
+            GOOGLE_KEY => google_key(rest).map(|n| (n, PiiKind::GoogleApiKey)),
+            ARN => arn(rest).map(|n| (n, PiiKind::AwsArn)),
+            EMAIL => email(s, i).map(|n| (n, PiiKind::Email)),
+            UUID => uuid_v4(rest).map(|n| (n, PiiKind::UuidV4)),
+            IPV6 => ipv6(rest).map(|n| (n, PiiKind::Ip)),
+            IPV4 => ipv4(rest).map(|n| (n, PiiKind::Ip)),
+            NRIC => nric(rest).map(|n| (n, PiiKind::Nric)),
+            PHONE => phone(rest).map(|n| (n, PiiKind::Phone)),
+            _ => None,
+        };
+        if let Some((n, kind)) = hit {
+            return Some((i + n, kind));
+        }
+    }
+    None
 }
 
 /// Length of the run at the start of `s` whose bytes satisfy `f` (an
@@ -565,32 +635,64 @@ fn phone(s: &str) -> Option<usize> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{Hints, find_all};
-
-    /// Every detector allowed: what the scanner finds with no gate at all.
-    const EVERY: Hints = Hints {
-        digit: true,
-        at: true,
-        colon: true,
-        dot: true,
-        dash: true,
-        plus: true,
-        space: true,
-        cap_a: true,
-        nric_start: true,
+    use super::{
+        PiiKind, arn, bearer, detectors, email, find_all, google_key, ipv4, ipv6, is_word, nric, phone,
+        uuid_v4,
     };
+
+    /// The scanner with nothing skipped: every detector, in priority
+    /// order, at every word boundary.
+    fn reference(s: &str) -> Vec<(usize, usize, PiiKind)> {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let boundary = i == 0 || !is_word(b[i - 1]);
+            let hit = s.get(i..).filter(|_| boundary).and_then(|rest| {
+                None.or_else(|| bearer(rest).map(|n| (n, PiiKind::BearerToken)))
+                    .or_else(|| google_key(rest).map(|n| (n, PiiKind::GoogleApiKey)))
+                    .or_else(|| arn(rest).map(|n| (n, PiiKind::AwsArn)))
+                    .or_else(|| email(s, i).map(|n| (n, PiiKind::Email)))
+                    .or_else(|| uuid_v4(rest).map(|n| (n, PiiKind::UuidV4)))
+                    .or_else(|| ipv6(rest).map(|n| (n, PiiKind::Ip)))
+                    .or_else(|| ipv4(rest).map(|n| (n, PiiKind::Ip)))
+                    .or_else(|| nric(rest).map(|n| (n, PiiKind::Nric)))
+                    .or_else(|| phone(rest).map(|n| (n, PiiKind::Phone)))
+            });
+            match hit {
+                Some((n, kind)) => {
+                    out.push((i, i + n, kind));
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+
+    /// What the scrubber finds: nothing when the gate says no detector can match.
+    fn scan(s: &str) -> Vec<(usize, usize, PiiKind)> {
+        match detectors(s) {
+            0 => Vec::new(),
+            d => find_all(s, d),
+        }
+    }
 
     /// Strings built from near misses and real matches of every kind.
     fn text() -> impl Strategy<Value = String> {
         let fragment = prop_oneof![
             4 => "[a-zA-Z0-9 .:@+_/()-]{0,12}",
             4 => "[0-9 .+-]{0,16}",
+            1 => "[0-9a-fA-F:.-]{0,40}",
+            1 => "[é☃ a-f0-9@:.-]{0,8}",
             1 => Just("jane.doe@example.org".to_owned()),
             1 => Just("+65 9123 4567".to_owned()),
+            1 => Just("+6581234".to_owned()),
             1 => Just("202-555-0143".to_owned()),
             1 => Just("S1234567D".to_owned()),
             1 => Just("203.0.113.7".to_owned()),
             1 => Just("2001:db8::1".to_owned()),
+            1 => Just("fe80::1".to_owned()),
             1 => Just("0b8f5a2e-6a3c-4d1e-9f7b-2c4d6e8fa0b1".to_owned()),
             1 => Just("arn:aws:iam::123456789012:user/x".to_owned()),
             1 => Just("AIzaSyA-1234567890abcdefghijklmnopqrstu".to_owned()),
@@ -606,17 +708,11 @@ mod tests {
             ..ProptestConfig::default()
         })]
 
-        /// The gate and the per-detector hints only skip work: whatever the
-        /// ungated scanner finds, the gated one finds the same.
+        /// The gate and the first-byte table only skip work: the scanner
+        /// finds what trying every detector at every boundary finds.
         #[test]
         fn the_gate_never_hides_a_match(s in text()) {
-            let hints = Hints::of(&s);
-            let ungated = find_all(&s, EVERY);
-            if hints.any(&s) {
-                prop_assert_eq!(find_all(&s, hints), ungated, "{:?}", s);
-            } else {
-                prop_assert!(ungated.is_empty(), "the gate skipped {:?}, which holds {:?}", s, ungated);
-            }
+            prop_assert_eq!(scan(&s), reference(&s), "{:?}", s);
         }
     }
 
@@ -628,8 +724,11 @@ mod tests {
             "curl/8.11.0",
             "v1.2.3",
             "ap-southeast-1 warm",
+            "/v1/objects/tenant-0042/0a1b2c3d4e5f60718293",
+            "b3:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "tighten egress rules for partner tenants after quarterly review",
         ] {
-            assert!(!Hints::of(s).any(s), "{s:?} should be skipped");
+            assert_eq!(detectors(s), 0, "{s:?} should be skipped");
         }
         for s in [
             "10.0.0.1",
@@ -638,7 +737,7 @@ mod tests {
             "BEARER abcdefghijkl",
             "x@y.io",
         ] {
-            assert!(Hints::of(s).any(s), "{s:?} should be scanned");
+            assert_ne!(detectors(s), 0, "{s:?} should be scanned");
         }
     }
 }
