@@ -303,25 +303,52 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
-/// Whether any byte of `b` must be escaped: a control character, `"` or
-/// `\`. Written as a branch-free reduction so the compiler checks 16 or
-/// more bytes per step; most strings have nothing to escape.
-fn needs_escape(b: &[u8]) -> bool {
-    b.iter()
-        .fold(false, |acc, &c| acc | (c < 0x20) | (c == b'"') | (c == b'\\'))
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the 8 bytes of `w` must be escaped: a control character,
+/// `"` or `\`. Exact as a yes/no (a borrow only runs on from a byte that
+/// matched); it does not say which byte.
+fn word_needs_escape(w: u64) -> bool {
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGHS;
+    let ctl = below(w, 0x20);
+    let quote = below(w ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
+    ctl | quote | backslash != 0
 }
 
 /// Writes `s` as a canonical JSON string (rule 5 of section 2).
+///
+/// Most strings have nothing to escape, so the bytes are copied 8 at a
+/// time while each word is checked; only when one needs escaping is the
+/// copy undone and the string written byte by byte.
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    if !needs_escape(bytes) {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
+    let start = out.len();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut esc = false;
+    for w in words {
+        esc |= word_needs_escape(u64::from_le_bytes(*w));
+        out.extend_from_slice(w);
+    }
+    let mut last = [b' '; 8];
+    for (d, &b) in last.iter_mut().zip(tail) {
+        *d = b;
+        out.push(b);
+    }
+    if !(esc || word_needs_escape(u64::from_le_bytes(last))) {
         out.push(b'"');
         return;
     }
+    out.truncate(start);
+    write_escaped(bytes, out);
+}
+
+/// [`write_str`] for a string with something to escape.
+fn write_escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -342,4 +369,33 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_str;
+
+    /// Every ASCII byte, at every position of strings up to 17 bytes (two
+    /// words and a tail), is written as serde_json writes it: canonical
+    /// JSON escapes exactly what JSON requires, with the short forms.
+    #[test]
+    fn write_str_escapes_as_json_does_at_every_position() {
+        for len in 1..=17 {
+            for pos in 0..len {
+                for b in 0u8..0x80 {
+                    let mut s = vec![b'a'; len];
+                    s[pos] = b;
+                    let s = String::from_utf8(s).expect("ascii");
+                    let mut out = b"x".to_vec();
+                    write_str(&s, &mut out);
+                    let want = format!("x{}", serde_json::to_string(&s).expect("json"));
+                    assert_eq!(
+                        String::from_utf8_lossy(&out),
+                        want,
+                        "byte {b:#04x} at {pos} of {len}"
+                    );
+                }
+            }
+        }
+    }
 }
