@@ -4,7 +4,7 @@
 //! segment verifies the same on 1 to 5 threads, and a damaged one fails at
 //! the same first problem (code, offset, seq) on each.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit_canon::Limits;
@@ -72,6 +72,16 @@ fn same_on_every_thread_count(dir: &Path) -> Outcome {
     want
 }
 
+/// A fresh WAL of `RECORDS` records: its directory (kept alive by the
+/// `TempDir`) and its frames.
+fn fixture() -> (tempfile::TempDir, PathBuf, Vec<(usize, usize)>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("wal");
+    wal(&dir);
+    let fr = frames(&dir);
+    (tmp, dir, fr)
+}
+
 fn edit(dir: &Path, f: impl FnOnce(&mut Vec<u8>)) {
     let path = dir.join(segment_file_name(1));
     let mut b = std::fs::read(&path).expect("read");
@@ -81,22 +91,14 @@ fn edit(dir: &Path, f: impl FnOnce(&mut Vec<u8>)) {
 
 #[test]
 fn a_wal_of_several_chunks_verifies_the_same_on_any_thread_count() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("wal");
-    wal(&dir);
-    assert!(
-        frames(&dir).len() as u64 == RECORDS,
-        "one segment holds every record"
-    );
+    let (_tmp, dir, fr) = fixture();
+    assert!(fr.len() as u64 == RECORDS, "one segment holds every record");
     assert_eq!(same_on_every_thread_count(&dir), (RECORDS, None));
 }
 
 #[test]
 fn damage_in_a_later_chunk_fails_at_the_same_frame_on_any_thread_count() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("wal");
-    wal(&dir);
-    let fr = frames(&dir);
+    let (_tmp, dir, fr) = fixture();
     // A flipped byte inside the record of frame 4,500 (the third chunk).
     let (at, _) = fr[4500];
     edit(&dir, |b| b[at + 20] ^= 0x01);
@@ -107,10 +109,7 @@ fn damage_in_a_later_chunk_fails_at_the_same_frame_on_any_thread_count() {
 
 #[test]
 fn a_bad_frame_length_stops_the_walk_after_the_frames_before_it_are_checked() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("wal");
-    wal(&dir);
-    let fr = frames(&dir);
+    let (_tmp, dir, fr) = fixture();
     // Frame 6,000 claims a length beyond the limit: the walk stops there.
     let (late, _) = fr[6000];
     edit(&dir, |b| {
