@@ -126,20 +126,30 @@ fn walk_frames(bytes: &[u8], segment: u64, allow_torn: bool) -> Walk<'_> {
         torn: None,
         error: None,
     };
-    let mut r = match SegmentReader::new(bytes, segment) {
-        Ok(r) => r,
-        Err(e) => {
-            w.error = Some(e);
-            return w;
-        }
-    };
-    loop {
+    match SegmentReader::new(bytes, segment) {
+        Ok(mut r) => while walk_more(&mut r, segment, allow_torn, usize::MAX, &mut w) {},
+        Err(e) => w.error = Some(e),
+    }
+    w
+}
+
+/// Walks up to `max` more frames onto `w.frames`. Returns whether the
+/// segment goes on; when it does not, `w` holds how it ended (a torn tail,
+/// when allowed, or the first framing error; neither at a clean end).
+fn walk_more<'a>(
+    r: &mut SegmentReader<'a>,
+    segment: u64,
+    allow_torn: bool,
+    max: usize,
+    w: &mut Walk<'a>,
+) -> bool {
+    for _ in 0..max {
         match r.next_step() {
             Ok(Step::Frame(f)) => w.frames.push(f),
-            Ok(Step::End) => return w,
+            Ok(Step::End) => return false,
             Ok(Step::Torn(t)) if allow_torn => {
                 w.torn = Some(t);
-                return w;
+                return false;
             }
             Ok(Step::Torn(t)) => {
                 w.error = Some(SegmentError::Trailing {
@@ -147,14 +157,15 @@ fn walk_frames(bytes: &[u8], segment: u64, allow_torn: bool) -> Walk<'_> {
                     offset: t.offset,
                     len: t.len,
                 });
-                return w;
+                return false;
             }
             Err(e) => {
                 w.error = Some(e);
-                return w;
+                return false;
             }
         }
     }
+    true
 }
 
 /// Reads one sealed segment (a bundle's): frame boundaries in one cheap
@@ -621,32 +632,18 @@ fn pipeline_segment(
         let mut run = || -> Result<Option<TornTail>, Failure> {
             let (mut walked, mut linked) = (0usize, 0usize);
             let mut ready: BTreeMap<usize, Checked<'_>> = BTreeMap::new();
-            let (mut walking, mut torn, mut walk_error) = (true, None, None);
+            // The walk so far: how the segment ended, once it has.
+            let mut walk = Walk {
+                frames: Vec::new(),
+                torn: None,
+                error: None,
+            };
+            let mut walking = true;
             loop {
                 if walking {
-                    let mut chunk = Vec::with_capacity(CHUNK);
-                    while walking && chunk.len() < CHUNK {
-                        match reader.next_step() {
-                            Ok(Step::Frame(f)) => chunk.push(f),
-                            Ok(Step::End) => walking = false,
-                            Ok(Step::Torn(t)) if allow_torn => {
-                                torn = Some(t);
-                                walking = false;
-                            }
-                            Ok(Step::Torn(t)) => {
-                                walk_error = Some(SegmentError::Trailing {
-                                    segment,
-                                    offset: t.offset,
-                                    len: t.len,
-                                });
-                                walking = false;
-                            }
-                            Err(e) => {
-                                walk_error = Some(e);
-                                walking = false;
-                            }
-                        }
-                    }
+                    walk.frames = Vec::with_capacity(CHUNK);
+                    walking = walk_more(&mut reader, segment, allow_torn, CHUNK, &mut walk);
+                    let chunk = std::mem::take(&mut walk.frames);
                     let mut q = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     if !chunk.is_empty() {
                         q.chunks.push_back((walked, chunk));
@@ -686,9 +683,9 @@ fn pipeline_segment(
                     }
                 }
             }
-            match walk_error {
+            match walk.error {
                 Some(e) => Err(fail(&e)),
-                None => Ok(torn),
+                None => Ok(walk.torn),
             }
         };
         let outcome = run();
