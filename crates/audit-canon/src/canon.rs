@@ -306,44 +306,47 @@ static ESCAPE: [u8; 256] = {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of the 8 bytes of `w` must be escaped: a control character,
-/// `"` or `\`. Exact as a yes/no (a borrow only runs on from a byte that
-/// matched); it does not say which byte.
-fn word_needs_escape(w: u64) -> bool {
+/// Non-zero exactly when one of the 8 bytes of `w` must be escaped: a
+/// control character, `"` or `\`. Exact as a yes/no (a borrow only runs
+/// on from a byte that matched); it does not say which byte.
+fn word_escapes(w: u64) -> u64 {
     let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGHS;
     let ctl = below(w, 0x20);
     let quote = below(w ^ (ONES * u64::from(b'"')), 1);
     let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
-    ctl | quote | backslash != 0
+    ctl | quote | backslash
+}
+
+/// Whether any byte of `bytes` must be escaped, 8 bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    let mut found = 0;
+    for w in words {
+        found |= word_escapes(u64::from_le_bytes(*w));
+    }
+    // The tail padded with spaces, which need no escape.
+    let mut last = [b' '; 8];
+    for (d, &b) in last.iter_mut().zip(tail) {
+        *d = b;
+    }
+    found | word_escapes(u64::from_le_bytes(last)) != 0
 }
 
 /// Writes `s` as a canonical JSON string (rule 5 of section 2).
 ///
-/// Most strings have nothing to escape, so the bytes are copied 8 at a
-/// time while each word is checked; only when one needs escaping is the
-/// copy undone and the string written byte by byte.
+/// Most strings have nothing to escape: they are checked 8 bytes at a
+/// time, then copied whole. Only a string with something to escape is
+/// written byte by byte.
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    let start = out.len();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let (words, tail) = bytes.as_chunks::<8>();
-    let mut esc = false;
-    for w in words {
-        esc |= word_needs_escape(u64::from_le_bytes(*w));
-        out.extend_from_slice(w);
-    }
-    let mut last = [b' '; 8];
-    for (d, &b) in last.iter_mut().zip(tail) {
-        *d = b;
-        out.push(b);
-    }
-    if !(esc || word_needs_escape(u64::from_le_bytes(last))) {
-        out.push(b'"');
+    if needs_escape(bytes) {
+        write_escaped(bytes, out);
         return;
     }
-    out.truncate(start);
-    write_escaped(bytes, out);
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
 }
 
 /// [`write_str`] for a string with something to escape.
