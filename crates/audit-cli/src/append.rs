@@ -26,7 +26,11 @@ use crate::exit::Exit;
 /// names what is wrong (and keeps the last of a repeated top-level key, as
 /// it always has).
 pub(crate) fn parse_event(line: &[u8]) -> Result<Event, String> {
-    match serde_json::from_slice::<FastLine>(line) {
+    // UTF-8 is checked once for the line, not string by string.
+    let Ok(text) = std::str::from_utf8(line) else {
+        return parse_event_checked(line);
+    };
+    match serde_json::from_str::<FastLine>(text) {
         Ok(l) => Ok(Event {
             stream: l.stream,
             kind: l.kind,
