@@ -539,4 +539,38 @@ mod tests {
             assert_eq!(parse_event(line.as_bytes()), Ok(e.into_chain_event()));
         }
     }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_refused_as_the_checked_reading_refuses_it() {
+        let check = |line: &[u8], want: Result<&str, &str>| {
+            let got = parse_event(line);
+            assert_eq!(
+                got,
+                parse_event_checked(line),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            match (got, want) {
+                (Ok(ev), Ok(reason)) => assert_eq!(ev.reason, reason),
+                (Err(e), Err(prefix)) => assert!(e.starts_with(prefix), "{e}"),
+                (got, want) => panic!("{got:?}, wanted {want:?}"),
+            }
+        };
+        check(
+            br#"{"stream":"s","kind":"K","reason":"caf\u00e9"}"#,
+            Ok("caf\u{e9}"),
+        );
+        check(
+            "{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"caf\u{e9}\"}".as_bytes(),
+            Ok("caf\u{e9}"),
+        );
+        check(
+            b"{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"caf\xe9\"}",
+            Err("not JSON"),
+        );
+        check(
+            b"{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"ok\"}\xff",
+            Err("not JSON"),
+        );
+    }
 }
