@@ -106,6 +106,7 @@ pub use merkle::proof::{
     ConsistencyProofError, InclusionProofError, consistency_path, inclusion_path, recursive_root,
     verify_consistency, verify_inclusion,
 };
+pub use merkle::tree::MerkleTree;
 pub use parse::{ParseError, ParsedRecord, SelfHashMismatch, parse_record};
 pub use record::{ActorRef, AuditRecord, BuildError, Field, RecordBuilder, RecordError, Rule, SubjectRef};
 pub use value::{AttrValue, Attrs, FloatInAttrs, Integer};
