@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use audit_canon::{Blake3Tree, Digest, Limits, consistency_path, inclusion_path, leaf_hash};
+use audit_canon::{Blake3Tree, Digest, Limits, MerkleTree, leaf_hash};
 use audit_verify::{Chains, SignedCheckpoint, parse_segment_file_name, scan_segment};
 use audit_wal::WalSink;
 
@@ -129,7 +129,118 @@ pub fn read_stream_dir(
     }
 }
 
-/// [`inclusion_proof`] over records and checkpoints already read.
+/// Proofs about one stream, as many as asked: the leaves of its records
+/// are hashed once, into a [`MerkleTree`] that keeps every perfect
+/// subtree, so each proof after that costs O(log² n) hashes at most, not a
+/// pass over the stream. [`inclusion_proof_of`] and
+/// [`consistency_proof_of`] make one proof each this way.
+///
+/// `records` are the stream's records from seq 1, in order (as
+/// [`read_stream_dir`] returns them); `checkpoints` its signed checkpoints
+/// (as [`stream_checkpoints`] returns them).
+#[derive(Debug)]
+pub struct Prover<'a> {
+    stream: &'a str,
+    records: &'a [StreamRecord],
+    checkpoints: &'a [SignedCheckpoint],
+    tree: MerkleTree<Blake3Tree>,
+}
+
+impl<'a> Prover<'a> {
+    /// Hashes the leaves of `records` (one leaf and, amortized, one node
+    /// hash per record).
+    pub fn new(stream: &'a str, records: &'a [StreamRecord], checkpoints: &'a [SignedCheckpoint]) -> Self {
+        let leaves = records.iter().map(|r| leaf_hash(&r.self_hash)).collect();
+        Self {
+            stream,
+            records,
+            checkpoints,
+            tree: MerkleTree::from_leaves(Blake3Tree, leaves),
+        }
+    }
+
+    /// The inclusion proof of record `seq` against the checkpoint ending
+    /// at `checkpoint_end` (default: the latest), as JSON.
+    pub fn inclusion(&self, seq: u64, checkpoint_end: Option<u64>) -> Result<String, ProveError> {
+        let stream = self.stream;
+        let cp = match checkpoint_end {
+            None => self.checkpoints.last(),
+            Some(e) => self.checkpoints.iter().find(|c| c.body.end_seq() == e),
+        }
+        .ok_or(ProveError::NoCheckpoint {
+            stream: stream.to_owned(),
+            end: checkpoint_end.unwrap_or(0),
+        })?;
+        let size = cp.body.end_seq();
+        let not_covered = || ProveError::NotCovered {
+            stream: stream.to_owned(),
+            seq,
+            size,
+        };
+        if seq == 0 || seq > size || (self.records.len() as u64) < size {
+            return Err(not_covered());
+        }
+        let path = self
+            .tree
+            .inclusion_path(seq - 1, size)
+            .map_err(|_| not_covered())?;
+        let r = self.records.get(seq as usize - 1).ok_or_else(not_covered)?;
+        let canonical = String::from_utf8_lossy(&r.canonical);
+        let body = canonical.strip_suffix('}').unwrap_or(&canonical);
+        let record = format!("{body},\"self_hash\":\"{}\"}}", r.self_hash);
+        Ok(format!(
+            "{{\"type\":\"inclusion\",\"record\":{record},\"leaf_index\":{},\"tree_size\":{size},\"path\":{},\"checkpoint\":{}}}",
+            seq - 1,
+            hashes(&path),
+            cp.to_line()
+        ))
+    }
+
+    /// The consistency proof between the checkpoints ending at `old_end`
+    /// and `new_end`, as JSON.
+    pub fn consistency(&self, old_end: u64, new_end: u64) -> Result<String, ProveError> {
+        let stream = self.stream;
+        if old_end > new_end {
+            return Err(ProveError::Order {
+                old: old_end,
+                new: new_end,
+            });
+        }
+        let find = |e: u64| {
+            self.checkpoints
+                .iter()
+                .find(|c| c.body.end_seq() == e)
+                .ok_or(ProveError::NoCheckpoint {
+                    stream: stream.to_owned(),
+                    end: e,
+                })
+        };
+        let (old, new) = (find(old_end)?, find(new_end)?);
+        if (self.records.len() as u64) < new_end {
+            return Err(ProveError::NotCovered {
+                stream: stream.to_owned(),
+                seq: new_end,
+                size: self.records.len() as u64,
+            });
+        }
+        let path = self
+            .tree
+            .consistency_path(old_end, new_end)
+            .map_err(|_| ProveError::Order {
+                old: old_end,
+                new: new_end,
+            })?;
+        Ok(format!(
+            "{{\"type\":\"consistency\",\"old\":{},\"new\":{},\"path\":{}}}",
+            old.to_line(),
+            new.to_line(),
+            hashes(&path)
+        ))
+    }
+}
+
+/// [`inclusion_proof`] over records and checkpoints already read (one
+/// proof; for many, keep a [`Prover`]).
 pub fn inclusion_proof_of(
     records: &[StreamRecord],
     checkpoints: &[SignedCheckpoint],
@@ -137,42 +248,11 @@ pub fn inclusion_proof_of(
     seq: u64,
     checkpoint_end: Option<u64>,
 ) -> Result<String, ProveError> {
-    let cp = match checkpoint_end {
-        None => checkpoints.last(),
-        Some(e) => checkpoints.iter().find(|c| c.body.end_seq() == e),
-    }
-    .ok_or(ProveError::NoCheckpoint {
-        stream: stream.to_owned(),
-        end: checkpoint_end.unwrap_or(0),
-    })?;
-    let size = cp.body.end_seq();
-    let not_covered = || ProveError::NotCovered {
-        stream: stream.to_owned(),
-        seq,
-        size,
-    };
-    if seq == 0 || seq > size || records.len() < size as usize {
-        return Err(not_covered());
-    }
-    let leaves: Vec<Digest> = records
-        .iter()
-        .take(size as usize)
-        .map(|r| leaf_hash(&r.self_hash))
-        .collect();
-    let path = inclusion_path(&Blake3Tree, &leaves, seq - 1).map_err(|_| not_covered())?;
-    let r = records.get(seq as usize - 1).ok_or_else(not_covered)?;
-    let canonical = String::from_utf8_lossy(&r.canonical);
-    let body = canonical.strip_suffix('}').unwrap_or(&canonical);
-    let record = format!("{body},\"self_hash\":\"{}\"}}", r.self_hash);
-    Ok(format!(
-        "{{\"type\":\"inclusion\",\"record\":{record},\"leaf_index\":{},\"tree_size\":{size},\"path\":{},\"checkpoint\":{}}}",
-        seq - 1,
-        hashes(&path),
-        cp.to_line()
-    ))
+    Prover::new(stream, records, checkpoints).inclusion(seq, checkpoint_end)
 }
 
-/// [`consistency_proof`] over records and checkpoints already read.
+/// [`consistency_proof`] over records and checkpoints already read (one
+/// proof; for many, keep a [`Prover`]).
 pub fn consistency_proof_of(
     records: &[StreamRecord],
     checkpoints: &[SignedCheckpoint],
@@ -180,44 +260,7 @@ pub fn consistency_proof_of(
     old_end: u64,
     new_end: u64,
 ) -> Result<String, ProveError> {
-    if old_end > new_end {
-        return Err(ProveError::Order {
-            old: old_end,
-            new: new_end,
-        });
-    }
-    let find = |e: u64| {
-        checkpoints
-            .iter()
-            .find(|c| c.body.end_seq() == e)
-            .ok_or(ProveError::NoCheckpoint {
-                stream: stream.to_owned(),
-                end: e,
-            })
-    };
-    let (old, new) = (find(old_end)?, find(new_end)?);
-    if records.len() < new_end as usize {
-        return Err(ProveError::NotCovered {
-            stream: stream.to_owned(),
-            seq: new_end,
-            size: records.len() as u64,
-        });
-    }
-    let leaves: Vec<Digest> = records
-        .iter()
-        .take(new_end as usize)
-        .map(|r| leaf_hash(&r.self_hash))
-        .collect();
-    let path = consistency_path(&Blake3Tree, &leaves, old_end).map_err(|_| ProveError::Order {
-        old: old_end,
-        new: new_end,
-    })?;
-    Ok(format!(
-        "{{\"type\":\"consistency\",\"old\":{},\"new\":{},\"path\":{}}}",
-        old.to_line(),
-        new.to_line(),
-        hashes(&path)
-    ))
+    Prover::new(stream, records, checkpoints).consistency(old_end, new_end)
 }
 
 fn stream_of(

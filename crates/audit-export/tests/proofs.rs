@@ -7,7 +7,8 @@ use std::sync::Arc;
 use audit_canon::Limits;
 use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
 use audit_export::{
-    Cadence, Checkpointer, Ed25519Signer, ProveError, Signer, consistency_proof, inclusion_proof,
+    CHECKPOINTS_FILE, Cadence, Checkpointer, Ed25519Signer, ProveError, Prover, Signer, consistency_proof,
+    inclusion_proof, read_stream_dir, stream_checkpoints,
 };
 use audit_verify::{FailureClass, ProofError, ProofOutcome, TrustSet, verify_proof};
 use audit_wal::{WalOptions, WalSink};
@@ -92,6 +93,47 @@ fn every_record_and_every_checkpoint_pair_proves() {
     assert!(matches!(
         consistency_proof(&wal, "svc@1", "s", 13, 5),
         Err(ProveError::Order { .. })
+    ));
+}
+
+#[test]
+fn one_prover_over_the_directory_gives_the_proofs_of_the_open_wal() {
+    let (_t, wal, _key, ends) = setup();
+    let (writer, records) = read_stream_dir(wal.dir(), None, "s").expect("read");
+    assert_eq!(writer, "svc@1");
+    let cps = stream_checkpoints(&wal.dir().join(CHECKPOINTS_FILE), "svc@1", "s").expect("checkpoints");
+    let prover = Prover::new("s", &records, &cps);
+    for &end in &ends {
+        for seq in 1..=end {
+            assert_eq!(
+                prover.inclusion(seq, Some(end)).expect("prove"),
+                inclusion_proof(&wal, "svc@1", "s", seq, Some(end)).expect("prove"),
+                "seq {seq} in {end}"
+            );
+        }
+        for &old in ends.iter().filter(|&&e| e <= end) {
+            assert_eq!(
+                prover.consistency(old, end).expect("prove"),
+                consistency_proof(&wal, "svc@1", "s", old, end).expect("prove"),
+                "{old} to {end}"
+            );
+        }
+    }
+    assert!(matches!(
+        prover.inclusion(34, None),
+        Err(ProveError::NotCovered {
+            seq: 34,
+            size: 33,
+            ..
+        })
+    ));
+    assert!(matches!(
+        prover.consistency(13, 5),
+        Err(ProveError::Order { old: 13, new: 5 })
+    ));
+    assert!(matches!(
+        prover.inclusion(1, Some(6)),
+        Err(ProveError::NoCheckpoint { end: 6, .. })
     ));
 }
 
