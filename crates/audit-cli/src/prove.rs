@@ -3,9 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use audit_export::{
-    ProveError, consistency_proof_of, inclusion_proof_of, read_stream_dir, stream_checkpoints,
-};
+use audit_export::{ProveError, Prover, read_stream_leaves, stream_checkpoints};
 use audit_verify::{ProofOutcome, verify_proof};
 
 use crate::exit::Exit;
@@ -40,7 +38,9 @@ pub(crate) fn prove(
             ),
         );
     }
-    let (writer, records) = match read_stream_dir(path, writer, stream) {
+    // Only the digests, and the one record an inclusion proof carries:
+    // memory grows by 32 bytes a record, not by the records.
+    let (writer, leaves) = match read_stream_leaves(path, writer, stream, |s| Some(s) == seq) {
         Ok(r) => r,
         Err(e) => return crate::fail(err, prove_exit(&e), format_args!("{e}")),
     };
@@ -48,9 +48,10 @@ pub(crate) fn prove(
         Ok(c) => c,
         Err(e) => return crate::fail(err, Exit::Integrity, format_args!("{e}")),
     };
+    let prover = Prover::over_leaves(stream, &leaves, &cps);
     let proof = match (seq, consistency) {
-        (Some(n), None) => inclusion_proof_of(&records, &cps, stream, n, checkpoint),
-        (None, Some((a, b))) => consistency_proof_of(&records, &cps, stream, a, b),
+        (Some(n), None) => prover.inclusion(n, checkpoint),
+        (None, Some((a, b))) => prover.consistency(a, b),
         _ => {
             return crate::fail(
                 err,

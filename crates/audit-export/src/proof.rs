@@ -2,6 +2,7 @@
 //! checkpoint, or a consistency proof between two, as self-contained JSON
 //! (CLI-v1.md) that `audit_verify::verify_proof` checks offline.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Blake3Tree, Digest, Limits, MerkleTree, leaf_hash};
@@ -31,6 +32,14 @@ pub enum ProveError {
         seq: u64,
         /// The checkpoint's tree size.
         size: u64,
+    },
+    /// The record's bytes were not read (see [`read_stream_leaves`]).
+    #[error("stream {stream:?}: seq {seq} was not read, only its digest")]
+    NotKept {
+        /// The stream.
+        stream: String,
+        /// The seq.
+        seq: u64,
     },
     /// A consistency proof needs the older checkpoint first.
     #[error("consistency from {old} to {new}: the first must not be larger")]
@@ -79,11 +88,70 @@ pub struct StreamRecord {
 /// on the way, and a torn tail of the newest segment is ignored. With no
 /// `writer_id`, the stream must have exactly one writer; the one used is
 /// returned.
+///
+/// Every record's bytes are kept: for one proof about a long stream,
+/// [`read_stream_leaves`] holds 32 bytes a record instead.
 pub fn read_stream_dir(
     dir: &Path,
     writer_id: Option<&str>,
     stream: &str,
 ) -> Result<(String, Vec<StreamRecord>), ProveError> {
+    scan_stream_dir(
+        dir,
+        writer_id,
+        stream,
+        |records: &mut Vec<StreamRecord>, _, canonical, self_hash| {
+            records.push(StreamRecord {
+                canonical: canonical.to_vec(),
+                self_hash,
+            });
+        },
+    )
+}
+
+/// A stream's leaves as [`read_stream_leaves`] reads them: every record's
+/// `self_hash`, and the canonical bytes of only the records asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamLeaves {
+    /// `self_hash` of records 1, 2, … in order.
+    pub self_hashes: Vec<Digest>,
+    /// The canonical bytes of the records kept, by seq.
+    pub kept: BTreeMap<u64, Vec<u8>>,
+}
+
+/// [`read_stream_dir`], keeping the canonical bytes only of the records
+/// whose seq `keep` accepts: what a proof needs (the leaves, and the
+/// record it proves) in 32 bytes a record, whatever the records' size.
+pub fn read_stream_leaves(
+    dir: &Path,
+    writer_id: Option<&str>,
+    stream: &str,
+    keep: impl Fn(u64) -> bool,
+) -> Result<(String, StreamLeaves), ProveError> {
+    scan_stream_dir(
+        dir,
+        writer_id,
+        stream,
+        |leaves: &mut StreamLeaves, seq, canonical, self_hash| {
+            leaves.self_hashes.push(self_hash);
+            if keep(seq) {
+                leaves.kept.insert(seq, canonical.to_vec());
+            }
+        },
+    )
+}
+
+/// Scans a WAL directory's segments in order, checking every frame and
+/// linking every chain, and hands each record of `stream` (by `writer_id`,
+/// or by any writer when `None`) to `add`, with its writer's accumulator:
+/// seq, canonical bytes, `self_hash`. Exactly one writer may have the
+/// stream; its id and accumulator are returned.
+fn scan_stream_dir<T: Default>(
+    dir: &Path,
+    writer_id: Option<&str>,
+    stream: &str,
+    mut add: impl FnMut(&mut T, u64, &[u8], Digest),
+) -> Result<(String, T), ProveError> {
     let bad = |path: &Path, reason: String| ProveError::Dir {
         path: path.to_path_buf(),
         reason,
@@ -98,18 +166,15 @@ pub fn read_stream_dir(
     segs.sort();
     let last = segs.last().map_or(0, |s| s.0);
     let mut chains = Chains::new();
-    let mut by_writer: std::collections::BTreeMap<String, Vec<StreamRecord>> = Default::default();
+    let mut by_writer: BTreeMap<String, T> = BTreeMap::new();
     for (n, path) in &segs {
-        let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
+        // Sealed segments are mapped (never written again; page cache the
+        // system can take back), the newest one read.
+        let bytes = audit_verify::read_file(path, *n != last).map_err(|e| bad(path, e.to_string()))?;
         scan_segment(&bytes, *n, *n == last, &mut chains, &Limits::default(), |f, l| {
             if l.stream == stream && writer_id.is_none_or(|w| w == l.writer_id) {
-                by_writer
-                    .entry(l.writer_id.to_string())
-                    .or_default()
-                    .push(StreamRecord {
-                        canonical: f.canonical.to_vec(),
-                        self_hash: l.self_hash,
-                    });
+                let acc = by_writer.entry(l.writer_id.to_string()).or_default();
+                add(acc, f.seq, f.canonical, l.self_hash);
             }
         })
         .map_err(|e| bad(path, e.to_string()))?;
@@ -129,6 +194,31 @@ pub fn read_stream_dir(
     }
 }
 
+/// Where a [`Prover`] finds a record's bytes and digest.
+#[derive(Debug)]
+enum Source<'a> {
+    Records(&'a [StreamRecord]),
+    Leaves(&'a StreamLeaves),
+}
+
+impl Source<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Records(r) => r.len() as u64,
+            Self::Leaves(l) => l.self_hashes.len() as u64,
+        }
+    }
+
+    /// Record `seq`'s canonical bytes and `self_hash`, if held.
+    fn record(&self, seq: u64) -> Option<(&[u8], &Digest)> {
+        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+        match self {
+            Self::Records(r) => r.get(i).map(|r| (r.canonical.as_slice(), &r.self_hash)),
+            Self::Leaves(l) => Some((l.kept.get(&seq)?.as_slice(), l.self_hashes.get(i)?)),
+        }
+    }
+}
+
 /// Proofs about one stream, as many as asked: the leaves of its records
 /// are hashed once, into a [`MerkleTree`] that keeps every perfect
 /// subtree, so each proof after that costs O(log² n) hashes at most, not a
@@ -136,12 +226,13 @@ pub fn read_stream_dir(
 /// [`consistency_proof_of`] make one proof each this way.
 ///
 /// `records` are the stream's records from seq 1, in order (as
-/// [`read_stream_dir`] returns them); `checkpoints` its signed checkpoints
-/// (as [`stream_checkpoints`] returns them).
+/// [`read_stream_dir`] returns them), or only their digests and the
+/// records to prove ([`read_stream_leaves`]); `checkpoints` are its signed
+/// checkpoints (as [`stream_checkpoints`] returns them).
 #[derive(Debug)]
 pub struct Prover<'a> {
     stream: &'a str,
-    records: &'a [StreamRecord],
+    source: Source<'a>,
     checkpoints: &'a [SignedCheckpoint],
     tree: MerkleTree<Blake3Tree>,
 }
@@ -153,9 +244,25 @@ impl<'a> Prover<'a> {
         let leaves = records.iter().map(|r| leaf_hash(&r.self_hash)).collect();
         Self {
             stream,
-            records,
+            source: Source::Records(records),
             checkpoints,
             tree: MerkleTree::from_leaves(Blake3Tree, leaves),
+        }
+    }
+
+    /// [`Self::new`] over a stream's digests: it proves the inclusion of
+    /// the records `leaves` kept, and any consistency.
+    pub fn over_leaves(
+        stream: &'a str,
+        leaves: &'a StreamLeaves,
+        checkpoints: &'a [SignedCheckpoint],
+    ) -> Self {
+        let hashed = leaves.self_hashes.iter().map(leaf_hash).collect();
+        Self {
+            stream,
+            source: Source::Leaves(leaves),
+            checkpoints,
+            tree: MerkleTree::from_leaves(Blake3Tree, hashed),
         }
     }
 
@@ -177,17 +284,20 @@ impl<'a> Prover<'a> {
             seq,
             size,
         };
-        if seq == 0 || seq > size || (self.records.len() as u64) < size {
+        if seq == 0 || seq > size || self.source.len() < size {
             return Err(not_covered());
         }
         let path = self
             .tree
             .inclusion_path(seq - 1, size)
             .map_err(|_| not_covered())?;
-        let r = self.records.get(seq as usize - 1).ok_or_else(not_covered)?;
-        let canonical = String::from_utf8_lossy(&r.canonical);
+        let (canonical, self_hash) = self.source.record(seq).ok_or(ProveError::NotKept {
+            stream: stream.to_owned(),
+            seq,
+        })?;
+        let canonical = String::from_utf8_lossy(canonical);
         let body = canonical.strip_suffix('}').unwrap_or(&canonical);
-        let record = format!("{body},\"self_hash\":\"{}\"}}", r.self_hash);
+        let record = format!("{body},\"self_hash\":\"{self_hash}\"}}");
         Ok(format!(
             "{{\"type\":\"inclusion\",\"record\":{record},\"leaf_index\":{},\"tree_size\":{size},\"path\":{},\"checkpoint\":{}}}",
             seq - 1,
@@ -216,11 +326,11 @@ impl<'a> Prover<'a> {
                 })
         };
         let (old, new) = (find(old_end)?, find(new_end)?);
-        if (self.records.len() as u64) < new_end {
+        if self.source.len() < new_end {
             return Err(ProveError::NotCovered {
                 stream: stream.to_owned(),
                 seq: new_end,
-                size: self.records.len() as u64,
+                size: self.source.len(),
             });
         }
         let path = self

@@ -8,7 +8,7 @@ use audit_canon::Limits;
 use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
 use audit_export::{
     CHECKPOINTS_FILE, Cadence, Checkpointer, Ed25519Signer, ProveError, Prover, Signer, consistency_proof,
-    inclusion_proof, read_stream_dir, stream_checkpoints,
+    inclusion_proof, read_stream_dir, read_stream_leaves, stream_checkpoints,
 };
 use audit_verify::{FailureClass, ProofError, ProofOutcome, TrustSet, verify_proof};
 use audit_wal::{WalOptions, WalSink};
@@ -19,7 +19,8 @@ fn setup() -> (tempfile::TempDir, Arc<WalSink>, Arc<Ed25519Signer>, Vec<u64>) {
         WalSink::open(
             tmp.path().join("wal"),
             WalOptions {
-                rotate_bytes: 1 << 20,
+                // Small segments: the records span several, sealed (mapped) and open.
+                rotate_bytes: 4096,
                 fsync: FsyncPolicy::OnCheckpoint,
             },
         )
@@ -135,6 +136,53 @@ fn one_prover_over_the_directory_gives_the_proofs_of_the_open_wal() {
         prover.inclusion(1, Some(6)),
         Err(ProveError::NoCheckpoint { end: 6, .. })
     ));
+}
+
+#[test]
+fn a_prover_over_digests_proves_the_records_it_kept_and_refuses_the_others() {
+    let (_t, wal, _key, ends) = setup();
+    let segments = std::fs::read_dir(wal.dir())
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        })
+        .count();
+    assert!(segments >= 3, "{segments} segments");
+    let (_, records) = read_stream_dir(wal.dir(), None, "s").expect("read");
+    let (writer, leaves) = read_stream_leaves(wal.dir(), None, "s", |s| s % 2 == 1).expect("read");
+    assert_eq!(writer, "svc@1");
+    let hashes: Vec<_> = records.iter().map(|r| r.self_hash).collect();
+    assert_eq!(leaves.self_hashes, hashes);
+    let odd: Vec<u64> = (1..=33).filter(|s| s % 2 == 1).collect();
+    assert_eq!(leaves.kept.keys().copied().collect::<Vec<_>>(), odd);
+    for (&seq, bytes) in &leaves.kept {
+        assert_eq!(bytes, &records[seq as usize - 1].canonical);
+    }
+    let cps = stream_checkpoints(&wal.dir().join(CHECKPOINTS_FILE), "svc@1", "s").expect("checkpoints");
+    let (full, digests) = (
+        Prover::new("s", &records, &cps),
+        Prover::over_leaves("s", &leaves, &cps),
+    );
+    for &end in &ends {
+        for seq in 1..=end {
+            let got = digests.inclusion(seq, Some(end));
+            if seq % 2 == 1 {
+                assert_eq!(got.expect("kept"), full.inclusion(seq, Some(end)).expect("prove"));
+            } else {
+                assert!(
+                    matches!(got, Err(ProveError::NotKept { seq: s, .. }) if s == seq),
+                    "seq {seq}: {got:?}"
+                );
+            }
+        }
+        for &old in ends.iter().filter(|&&e| e <= end) {
+            assert_eq!(
+                digests.consistency(old, end).expect("prove"),
+                full.consistency(old, end).expect("prove")
+            );
+        }
+    }
 }
 
 #[test]

@@ -98,4 +98,4 @@ pub use reader::{
 pub use report::{Failure, FailureClass, Report, StreamReport};
 pub use signed::{CheckpointLineError, CheckpointSig, SigError, SignedCheckpoint, whole_checkpoint_lines};
 pub use trust::{KeyError, PublicKey, TrustSet, kid_of};
-pub use wal_dir::{CHECKPOINTS_FILE, VerifyOptions, verify_wal_dir};
+pub use wal_dir::{CHECKPOINTS_FILE, FileBytes, VerifyOptions, read_file, verify_wal_dir};

@@ -210,31 +210,35 @@ pub(crate) fn read_links(bytes: &[u8], segment: u64, threads: usize) -> SegmentR
     }
 }
 
-/// A whole file's bytes, mapped or read.
-pub(crate) enum Bytes {
+/// A whole file's bytes, mapped or read ([`read_file`]); derefs to them.
+pub struct FileBytes(Bytes);
+
+enum Bytes {
     Mapped(memmap2::Mmap),
     Read(Vec<u8>),
 }
 
-impl std::ops::Deref for Bytes {
+impl std::ops::Deref for FileBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match self {
-            Self::Mapped(m) => m,
-            Self::Read(v) => v,
+        match &self.0 {
+            Bytes::Mapped(m) => m,
+            Bytes::Read(v) => v,
         }
     }
 }
 
-/// Reads a file whole: mapped when `map` (files nobody appends to).
-pub(crate) fn read_file(path: &Path, map: bool) -> std::io::Result<Bytes> {
+/// Reads a file whole: mapped when `map`, which only files nobody appends
+/// to any more may be (sealed segments, bundle files; see
+/// [`crate::map_readonly`]), else read into memory.
+pub fn read_file(path: &Path, map: bool) -> std::io::Result<FileBytes> {
     if map {
         let f = std::fs::File::open(path)?;
         if f.metadata()?.len() > 0 {
-            return crate::mmap::map_readonly(&f).map(Bytes::Mapped);
+            return crate::mmap::map_readonly(&f).map(|m| FileBytes(Bytes::Mapped(m)));
         }
     }
-    std::fs::read(path).map(Bytes::Read)
+    std::fs::read(path).map(|v| FileBytes(Bytes::Read(v)))
 }
 
 pub(crate) fn io_failure(file: &Path, e: &std::io::Error) -> Failure {
