@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use audit_canon::{Limits, parse_record};
+use audit_canon::Limits;
 use audit_verify::{
     Chains, FailureClass, PublicKey, Report, SegmentReader, Step, TrustSet, VerifyOptions, check_frame,
     parse_segment_file_name, scan_segment, verify_path,
@@ -175,21 +175,19 @@ pub(crate) fn cat(
     };
     let limits = Limits::default();
     let mut chains = Chains::new();
-    let print = |canonical: &[u8], s: &str, q: u64, out: &mut dyn Write| -> bool {
-        if !want(s, q) {
+    // The frame was checked (canonical bytes, digest) before it gets here:
+    // its link's `self_hash` is the digest of those bytes.
+    let print = |canonical: &[u8], l: &audit_canon::RecordLink<'_>, out: &mut dyn Write| -> bool {
+        if !want(&l.stream, l.seq) {
             return true;
         }
-        match parse_record(canonical, &limits) {
-            Ok(p) => {
-                let text = String::from_utf8_lossy(canonical);
-                let body = text.strip_suffix('}').unwrap_or(&text);
-                writeln!(out, "{body},\"self_hash\":\"{}\"}}", p.self_hash).is_ok()
-            }
-            Err(_) => false,
-        }
+        let text = String::from_utf8_lossy(canonical);
+        let body = text.strip_suffix('}').unwrap_or(&text);
+        writeln!(out, "{body},\"self_hash\":\"{}\"}}", l.self_hash).is_ok()
     };
     for (n, p) in &segs {
-        let bytes = match std::fs::read(p) {
+        // Bundle files and sealed segments are never appended to: mapped.
+        let bytes = match audit_verify::read_file(p, bundle || *n != last) {
             Ok(b) => b,
             Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", p.display())),
         };
@@ -203,7 +201,7 @@ pub(crate) fn cat(
                     match r.next_step() {
                         Ok(Step::Frame(f)) => match check_frame(&f, *n, &limits) {
                             Ok(l) => {
-                                if !print(f.canonical, &l.stream, l.seq, out) {
+                                if !print(f.canonical, &l, out) {
                                     return Exit::Io;
                                 }
                             }
@@ -224,7 +222,7 @@ pub(crate) fn cat(
         } else {
             let mut broken = false;
             let r = scan_segment(&bytes, *n, *n == last, &mut chains, &limits, |f, l| {
-                if !broken && !print(f.canonical, &l.stream, l.seq, out) {
+                if !broken && !print(f.canonical, l, out) {
                     broken = true;
                 }
             });
