@@ -123,9 +123,9 @@ pub(crate) fn export(
         Err(e) => {
             let exit = match e {
                 audit_export::ExportError::Io { .. } => Exit::Io,
-                audit_export::ExportError::Read(_) | audit_export::ExportError::Checkpoints { .. } => {
-                    Exit::Integrity
-                }
+                audit_export::ExportError::Read(_)
+                | audit_export::ExportError::Checkpoints { .. }
+                | audit_export::ExportError::Missing { .. } => Exit::Integrity,
                 _ => Exit::Usage,
             };
             crate::fail(err, exit, format_args!("{e}"))

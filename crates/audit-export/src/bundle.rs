@@ -96,6 +96,14 @@ pub enum ExportError {
     /// The WAL could not be read.
     #[error("wal: {0}")]
     Read(#[from] audit_wal::ReadError),
+    /// A checkpoint covers a record the WAL does not hold.
+    #[error("stream {stream:?}: a checkpoint covers seq {seq}, which the wal does not hold")]
+    Missing {
+        /// The stream.
+        stream: String,
+        /// The first seq missing.
+        seq: u64,
+    },
 }
 
 fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> ExportError + 'a {
@@ -116,6 +124,83 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(io(path, "write"))
+}
+
+/// A bundle's records file being written: header and frames go to disk as
+/// they come, hashed on the way, and it is synced when finished.
+struct RecordsFile {
+    name: String,
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    hasher: blake3::Hasher,
+    /// Bytes written so far, header included.
+    bytes: u64,
+    first: u64,
+    count: u64,
+}
+
+impl RecordsFile {
+    /// Creates `records-NNNNNN.seg` (number `number`) in `dir` and writes
+    /// its header; its first record will be `first`.
+    fn create(dir: &Path, number: u64, first: u64) -> Result<Self, ExportError> {
+        let name = format!("records-{number:06}.seg");
+        let path = dir.join(&name);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path, "create"))?;
+        let mut file = Self {
+            name,
+            path,
+            out: std::io::BufWriter::with_capacity(1 << 20, f),
+            hasher: blake3::Hasher::new(),
+            bytes: 0,
+            first,
+            count: 0,
+        };
+        file.write(&encode_header(number))?;
+        Ok(file)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ExportError> {
+        self.out.write_all(bytes).map_err(io(&self.path, "write"))?;
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Appends one encoded frame.
+    fn push(&mut self, frame: &[u8]) -> Result<(), ExportError> {
+        self.write(frame)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flushes and syncs the file; its entry in the manifest's `files`.
+    fn finish(self) -> Result<serde_json::Value, ExportError> {
+        let Self {
+            name,
+            path,
+            out,
+            hasher,
+            bytes,
+            first,
+            count,
+        } = self;
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .map_err(io(&path, "write"))?;
+        Ok(json!({
+            "file": name,
+            "bytes": bytes,
+            "b3": Digest::from(hasher.finalize()).to_hash_string(),
+            "range": [first, first + count - 1],
+            "count": count,
+        }))
+    }
 }
 
 /// The checkpoints of one stream, in order, from a `checkpoints.jsonl`.
@@ -160,6 +245,18 @@ pub fn export_bundle(
     req: &BundleRequest,
     out: &Path,
     created_ts_ms: u64,
+) -> Result<BundleSummary, ExportError> {
+    export_in_files(wal, req, out, created_ts_ms, MAX_FILE_BYTES as u64)
+}
+
+/// [`export_bundle`], starting a new records file once one reaches
+/// `max_file_bytes` (tests make small ones).
+fn export_in_files(
+    wal: &WalSink,
+    req: &BundleRequest,
+    out: &Path,
+    created_ts_ms: u64,
+    max_file_bytes: u64,
 ) -> Result<BundleSummary, ExportError> {
     match std::fs::read_dir(out) {
         Ok(mut rd) => {
@@ -209,15 +306,16 @@ pub fn export_bundle(
         .filter(|c| c.body.start_seq() >= from && c.body.end_seq() <= to)
         .collect();
 
-    // The frontier of the tree of size from - 1, and the records, verified on read.
+    // The frontier of the tree of size from - 1, from the records before
+    // the range, verified on read.
     let mut frontier = Frontier::new();
     if from > 1 {
-        for r in wal.read_raw(&req.writer_id, &req.stream, 1..=from - 1)? {
+        wal.for_each_raw(&req.writer_id, &req.stream, 1..=from - 1, |r| {
             // Cannot fail below u64::MAX leaves.
             let _ = frontier.push(leaf_hash(&r.self_hash));
-        }
+            Ok::<_, ExportError>(())
+        })?;
     }
-    let records = wal.read_raw(&req.writer_id, &req.stream, from..=to)?;
 
     // Everything goes into a sibling temporary directory first.
     let parent = out
@@ -233,45 +331,39 @@ pub fn export_bundle(
         .map_err(io(&tmp, "create"))?;
     let result = (|| {
         let mut files = Vec::new();
-        let mut buf = Vec::new();
-        let mut first_seq = from;
-        let mut count = 0u64;
-        let mut number = 1u64;
-        let flush = |buf: &mut Vec<u8>,
-                     number: u64,
-                     first: u64,
-                     count: u64,
-                     files: &mut Vec<serde_json::Value>|
-         -> Result<(), ExportError> {
-            let file = format!("records-{number:06}.seg");
-            write_synced(&tmp.join(&file), buf)?;
-            files.push(json!({
-                "file": file,
-                "bytes": buf.len(),
-                "b3": Digest::of(buf).to_hash_string(),
-                "range": [first, first + count - 1],
-                "count": count,
-            }));
-            buf.clear();
-            Ok(())
-        };
-        for r in &records {
-            if buf.is_empty() {
-                buf.extend_from_slice(&encode_header(number));
-            }
-            let before = buf.len();
-            encode_frame(&mut buf, 1, r.seq, &r.canonical, &r.self_hash)
+        let mut file: Option<RecordsFile> = None;
+        let mut frame = Vec::new();
+        // The records, verified on read and written to disk as they come:
+        // a bundle of any size is made in the memory of one frame.
+        let mut records = 0u64;
+        wal.for_each_raw(&req.writer_id, &req.stream, from..=to, |r| {
+            let f = match &mut file {
+                Some(f) => f,
+                None => file.insert(RecordsFile::create(&tmp, files.len() as u64 + 1, r.seq)?),
+            };
+            frame.clear();
+            encode_frame(&mut frame, 1, r.seq, r.canonical, &r.self_hash)
                 .map_err(|e| io(&tmp, "encode")(std::io::Error::other(e)))?;
-            count += 1;
-            if buf.len() >= MAX_FILE_BYTES && before > audit_verify::SEGMENT_HEADER_LEN {
-                flush(&mut buf, number, first_seq, count, &mut files)?;
-                number += 1;
-                first_seq += count;
-                count = 0;
+            let had_frames = f.count > 0;
+            f.push(&frame)?;
+            records += 1;
+            if f.bytes >= max_file_bytes
+                && had_frames
+                && let Some(done) = file.take()
+            {
+                files.push(done.finish()?);
             }
+            Ok::<_, ExportError>(())
+        })?;
+        if records != to - from + 1 {
+            // Checkpoints cover records the WAL does not hold.
+            return Err(ExportError::Missing {
+                stream: req.stream.clone(),
+                seq: from + records,
+            });
         }
-        if count > 0 {
-            flush(&mut buf, number, first_seq, count, &mut files)?;
+        if let Some(done) = file.take() {
+            files.push(done.finish()?);
         }
         let mut lines = String::new();
         for c in &chosen {
@@ -304,13 +396,13 @@ pub fn export_bundle(
         std::fs::File::open(parent)
             .and_then(|d| d.sync_all())
             .map_err(io(parent, "sync"))?;
-        Ok(files.len())
+        Ok((files.len(), records))
     })();
     match result {
-        Ok(files) => Ok(BundleSummary {
+        Ok((files, records)) => Ok(BundleSummary {
             dir: out.to_path_buf(),
             range: (from, to),
-            records: records.len() as u64,
+            records,
             checkpoints: chosen.len(),
             files,
         }),
@@ -333,4 +425,89 @@ fn manifest_files(files: &[serde_json::Value]) -> String {
         })
         .collect();
     format!("[{}]", entries.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use audit_canon::Limits;
+    use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
+    use audit_verify::{TrustSet, VerifyOptions, verify_path};
+    use audit_wal::{WalOptions, WalSink};
+
+    use super::{BundleRequest, export_in_files};
+    use crate::{Cadence, Checkpointer, Ed25519Signer, Signer};
+
+    /// Records files are cut as they fill and each is described as it was
+    /// written: the bundle verifies, the files' ranges run back to back,
+    /// and each file but the last passed the limit with its last frame.
+    #[test]
+    fn records_files_are_cut_as_they_fill_and_the_bundle_verifies() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let opts = WalOptions {
+            rotate_bytes: 4096,
+            fsync: FsyncPolicy::OnCheckpoint,
+        };
+        let wal = Arc::new(WalSink::open(tmp.path().join("wal"), opts).expect("open").0);
+        let key = Arc::new(Ed25519Signer::generate().expect("key"));
+        let signer: Arc<dyn Signer> = key.clone();
+        let (cp, _) = Checkpointer::open(wal.clone(), vec![signer], Cadence::default()).expect("cp");
+        let e = Emitter::new("svc@1", wal.clone(), Limits::default())
+            .expect("emitter")
+            .with_privacy(Privacy::off());
+        for round in 0..3u64 {
+            for i in 0..20u64 {
+                e.emit(Event::new("a", "GetServed", "ok").attr("i", round * 20 + i))
+                    .expect("emit");
+            }
+            cp.checkpoint_all(1).expect("checkpoint");
+        }
+        wal.flush().expect("flush");
+        let req = BundleRequest {
+            writer_id: "svc@1".into(),
+            stream: "a".into(),
+            from: Some(21),
+            to: Some(60),
+        };
+        let out = tmp.path().join("bundle");
+        let limit = 1024;
+        let summary = export_in_files(&wal, &req, &out, 9, limit).expect("export");
+        assert_eq!((summary.range, summary.records), ((21, 60), 40));
+        assert!(summary.files >= 5, "{} files", summary.files);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("read")).expect("json");
+        let files = manifest["files"].as_array().expect("files");
+        assert_eq!(files.len(), summary.files);
+        let mut next = 21;
+        for (i, f) in files.iter().enumerate() {
+            let name = f["file"].as_str().expect("file");
+            assert_eq!(name, format!("records-{:06}.seg", i + 1));
+            let bytes = std::fs::read(out.join(name)).expect("read");
+            assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64));
+            assert_eq!(
+                f["b3"].as_str(),
+                Some(audit_canon::Digest::of(&bytes).to_hash_string().as_str())
+            );
+            let (first, count) = (
+                f["range"][0].as_u64().expect("first"),
+                f["count"].as_u64().expect("count"),
+            );
+            assert_eq!((first, f["range"][1].as_u64()), (next, Some(first + count - 1)));
+            if i + 1 < files.len() {
+                assert!(bytes.len() as u64 >= limit, "file {name}: {} bytes", bytes.len());
+            }
+            next += count;
+        }
+        assert_eq!(next, 61);
+        let report = verify_path(
+            &out,
+            &VerifyOptions {
+                trust: TrustSet::new().with_key(key.public_key().clone()),
+                threads: 0,
+            },
+        );
+        assert!(report.failure.is_none(), "{:?}", report.failure);
+        assert_eq!(report.records(), 40);
+    }
 }

@@ -303,3 +303,55 @@ fn bundle_signatures_need_a_trusted_key() {
     assert_eq!((r.failure, r.signatures_checked), (None, false));
     fx.wal.flush().expect("flush");
 }
+
+#[test]
+fn a_checkpoint_over_records_the_wal_does_not_hold_is_refused_and_nothing_is_written() {
+    let fx = fx();
+    // A WAL with only 3 records of stream "a", beside the checkpoints of
+    // the fixture's (which cover 1..=10 first).
+    let short = fx.tmp.path().join("short");
+    {
+        let opts = WalOptions {
+            rotate_bytes: 4096,
+            fsync: FsyncPolicy::OnCheckpoint,
+        };
+        let wal = Arc::new(WalSink::open(&short, opts).expect("open").0);
+        let e = Emitter::new("svc@1", wal.clone(), Limits::default())
+            .expect("emitter")
+            .with_privacy(Privacy::off());
+        for i in 0..3u64 {
+            e.emit(Event::new("a", "GetServed", "ok").attr("i", i))
+                .expect("emit");
+        }
+        wal.close().expect("close");
+    }
+    let cps = audit_verify::CHECKPOINTS_FILE;
+    std::fs::copy(fx.wal.dir().join(cps), short.join(cps)).expect("copy");
+    let (wal, _) = WalSink::open(
+        &short,
+        WalOptions {
+            rotate_bytes: 4096,
+            fsync: FsyncPolicy::OnCheckpoint,
+        },
+    )
+    .expect("reopen");
+    let out = fx.tmp.path().join("bundle-short");
+    let req = BundleRequest {
+        writer_id: "svc@1".into(),
+        stream: "a".into(),
+        from: Some(1),
+        to: Some(10),
+    };
+    let e = export_bundle(&wal, &req, &out, 9).expect_err("refused");
+    assert!(
+        matches!(&e, ExportError::Missing { stream, seq: 4 } if stream == "a"),
+        "{e}"
+    );
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(fx.tmp.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -87,5 +87,5 @@ mod writer;
 pub use error::{OpenError, ReadError, Recovery, TornCut};
 pub use fs::{DirLock, FileBytes, FileSyncer, OsFs, Vfs, WalFile};
 pub use memfs::{CrashMode, FaultOp, MemFs};
-pub use read::RawRecord;
+pub use read::{RawRecord, RawRecordRef};
 pub use sink::{WalOptions, WalSink};

@@ -79,6 +79,49 @@ fn segments_rotate_and_reopen_hashes_sealed_ones_instead_of_parsing() {
 }
 
 #[test]
+fn records_are_visited_in_order_across_segments_and_a_visitor_can_stop_the_walk() {
+    on_both(|b| {
+        let (wal, _) = b.open(opts(FsyncPolicy::OnCheckpoint, 4096)).expect("open");
+        let wal = Arc::new(wal);
+        let e = emitter(&wal);
+        let mut acked = Acked::new();
+        assert!(emit_range(&e, 0, 90, &mut acked).is_none());
+        assert!(wal.end().0 >= 4, "{}", b.name);
+        let stream = STREAMS[1];
+        let want = wal.read_raw(WRITER, stream, 5..=25).expect("read");
+        assert_eq!(want.len(), 21, "{}", b.name);
+        let mut seen = Vec::new();
+        wal.for_each_raw(WRITER, stream, 5..=25, |r| {
+            seen.push((r.seq, r.canonical.to_vec(), r.self_hash));
+            Ok::<_, audit_wal::ReadError>(())
+        })
+        .expect("walk");
+        let want: Vec<_> = want
+            .into_iter()
+            .map(|r| (r.seq, r.canonical, r.self_hash))
+            .collect();
+        assert_eq!(seen, want, "{}", b.name);
+        // The visitor's own error ends the walk at once and comes back.
+        #[derive(Debug, PartialEq)]
+        enum Stop {
+            At(u64),
+            Read(String),
+        }
+        impl From<audit_wal::ReadError> for Stop {
+            fn from(e: audit_wal::ReadError) -> Self {
+                Self::Read(e.to_string())
+            }
+        }
+        let mut visited = 0;
+        let stopped = wal.for_each_raw(WRITER, stream, 1..=u64::MAX, |r| {
+            visited += 1;
+            if r.seq == 3 { Err(Stop::At(r.seq)) } else { Ok(()) }
+        });
+        assert_eq!((stopped, visited), (Err(Stop::At(3)), 3), "{}", b.name);
+    });
+}
+
+#[test]
 fn a_missing_index_is_rebuilt_from_its_segment() {
     on_both(|b| {
         let (wal, _) = b.open(opts(FsyncPolicy::Always, 4096)).expect("open");
