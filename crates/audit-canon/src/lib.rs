@@ -23,7 +23,9 @@
 //!   [`PrevHash`] for `"b3:<hex>"` and the genesis `"b3:0"`.
 //! - [`Frontier`], [`leaf_hash`], [`node_hash`], [`root_of`],
 //!   [`inclusion_path`], [`consistency_path`], [`verify_inclusion`],
-//!   [`verify_consistency`] (generic over [`TreeHasher`]).
+//!   [`verify_consistency`] (generic over [`TreeHasher`]), and
+//!   [`MerkleTree`], which keeps every perfect subtree so a prover answers
+//!   each proof in O(log n) hashes.
 //! - [`CheckpointBody`] and its canonical bytes and signing message.
 //!
 //! # Guarantees

@@ -19,7 +19,9 @@
 //! - [`export_bundle`]: FORMAT-v1.md section 6, whole checkpoints of one
 //!   stream, with the frontier when the range starts after seq 1.
 //! - [`inclusion_proof`], [`consistency_proof`]: self-contained proof JSON
-//!   with the signed checkpoint(s) inside.
+//!   with the signed checkpoint(s) inside; a [`Prover`] makes many of them
+//!   from one pass over a stream, over its records or over their digests
+//!   alone ([`read_stream_leaves`]).
 //!
 //! # Guarantees
 //!
@@ -27,7 +29,8 @@
 //!   synced before the body is built.
 //! - A crash leaves no bundle or a whole one: it is written into a
 //!   temporary directory, every file synced, then renamed into place and
-//!   the parent directory synced.
+//!   the parent directory synced. Records go from the WAL to the bundle
+//!   as they are read, so any range is exported in bounded memory.
 //! - Nothing here verifies: that is `audit-verify`, which third parties run
 //!   alone, and which the tests use on everything this crate writes.
 //!
