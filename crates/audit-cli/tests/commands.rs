@@ -572,7 +572,7 @@ fn cat_reads_sealed_and_open_segments_in_order_and_stops_at_a_flipped_byte() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let wal = tmp.path().join("wal");
     let mut want: Vec<(String, u64, String)> = Vec::new();
-    {
+    let segments = {
         let opts = WalOptions {
             rotate_bytes: 4096,
             fsync: FsyncPolicy::OnCheckpoint,
@@ -589,14 +589,8 @@ fn cat_reads_sealed_and_open_segments_in_order_and_stops_at_a_flipped_byte() {
             want.push((r.stream, r.seq, r.self_hash.to_string()));
         }
         sink.close().expect("close");
-    }
-    let segments = std::fs::read_dir(&wal)
-        .expect("dir")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
-        })
-        .count();
+        sink.end().0
+    };
     assert!(segments >= 3, "{segments} segments");
     let got = |args: &[&str]| -> Vec<(String, u64, String)> {
         ok(&auditctl(args, b""))
