@@ -373,25 +373,29 @@ pub fn consistency_proof_of(
     Prover::new(stream, records, checkpoints).consistency(old_end, new_end)
 }
 
+/// A stream's checkpoints and the leaves they cover, from an open WAL:
+/// every record's digest up to the latest checkpoint, and the bytes of
+/// the record `keep` names, if any (read as [`WalSink::for_each_raw`]
+/// reads: checked and linked, one segment in memory at a time).
 fn stream_of(
     wal: &WalSink,
     writer_id: &str,
     stream: &str,
-) -> Result<(Vec<StreamRecord>, Vec<SignedCheckpoint>), ProveError> {
+    keep: Option<u64>,
+) -> Result<(StreamLeaves, Vec<SignedCheckpoint>), ProveError> {
     let cps = stream_checkpoints(&wal.dir().join(audit_verify::CHECKPOINTS_FILE), writer_id, stream)?;
     let n = cps.last().map_or(0, |c| c.body.end_seq());
-    let records = if n == 0 {
-        Vec::new()
-    } else {
-        wal.read(writer_id, stream, 1..=n)?
-            .into_iter()
-            .map(|r| StreamRecord {
-                canonical: r.canonical().to_vec(),
-                self_hash: *r.self_hash(),
-            })
-            .collect()
-    };
-    Ok((records, cps))
+    let mut leaves = StreamLeaves::default();
+    if n > 0 {
+        wal.for_each_raw(writer_id, stream, 1..=n, |r| {
+            leaves.self_hashes.push(r.self_hash);
+            if keep == Some(r.seq) {
+                leaves.kept.insert(r.seq, r.canonical.to_vec());
+            }
+            Ok::<_, ProveError>(())
+        })?;
+    }
+    Ok((leaves, cps))
 }
 
 fn hashes(path: &[Digest]) -> String {
@@ -408,8 +412,8 @@ pub fn inclusion_proof(
     seq: u64,
     checkpoint_end: Option<u64>,
 ) -> Result<String, ProveError> {
-    let (records, cps) = stream_of(wal, writer_id, stream)?;
-    inclusion_proof_of(&records, &cps, stream, seq, checkpoint_end)
+    let (leaves, cps) = stream_of(wal, writer_id, stream, Some(seq))?;
+    Prover::over_leaves(stream, &leaves, &cps).inclusion(seq, checkpoint_end)
 }
 
 /// The consistency proof between the checkpoints ending at `old_end` and
@@ -421,6 +425,6 @@ pub fn consistency_proof(
     old_end: u64,
     new_end: u64,
 ) -> Result<String, ProveError> {
-    let (records, cps) = stream_of(wal, writer_id, stream)?;
-    consistency_proof_of(&records, &cps, stream, old_end, new_end)
+    let (leaves, cps) = stream_of(wal, writer_id, stream, None)?;
+    Prover::over_leaves(stream, &leaves, &cps).consistency(old_end, new_end)
 }
