@@ -464,40 +464,42 @@ fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) 
             .map(|k| (k, vdir.join(audit_verify::segment_file_name(k))))
             .take_while(|(_, p)| p.exists())
             .collect();
-        let (t_h1, ()) = secs(|| {
-            for (k, p) in &segs {
-                // Mapped, as the verifier reads them.
-                let Ok(f) = std::fs::File::open(p) else { continue };
-                if let Ok(b) = audit_verify::map_readonly(&f)
-                    && let Ok(mut r) = SegmentReader::new(&b, *k)
-                {
-                    while let Ok(Step::Frame(f)) = r.next_step() {
-                        black_box(blake3::hash(f.canonical));
+        // Three alternating rounds of the three; the median time of each.
+        let (mut h1, mut v1, mut vn) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            h1.push(
+                secs(|| {
+                    for (k, p) in &segs {
+                        // Mapped, as the verifier reads them.
+                        let Ok(f) = std::fs::File::open(p) else { continue };
+                        if let Ok(b) = audit_verify::map_readonly(&f)
+                            && let Ok(mut r) = SegmentReader::new(&b, *k)
+                        {
+                            while let Ok(Step::Frame(f)) = r.next_step() {
+                                black_box(blake3::hash(f.canonical));
+                            }
+                        }
                     }
+                })
+                .0,
+            );
+            for (threads, times) in [(1, &mut v1), (0, &mut vn)] {
+                let (t, rep) = secs(|| {
+                    verify_wal_dir(
+                        &vdir,
+                        &VerifyOptions {
+                            trust: TrustSet::new(),
+                            threads,
+                        },
+                    )
+                });
+                if rep.failure.is_some() {
+                    return Err(format!("verify failed: {:?}", rep.failure));
                 }
+                times.push(t);
             }
-        });
-        let (t_v1, rep) = secs(|| {
-            verify_wal_dir(
-                &vdir,
-                &VerifyOptions {
-                    trust: TrustSet::new(),
-                    threads: 1,
-                },
-            )
-        });
-        if rep.failure.is_some() {
-            return Err(format!("verify failed: {:?}", rep.failure));
         }
-        let (t_vn, _) = secs(|| {
-            verify_wal_dir(
-                &vdir,
-                &VerifyOptions {
-                    trust: TrustSet::new(),
-                    threads: 0,
-                },
-            )
-        });
+        let (t_h1, t_v1, t_vn) = (median(&mut h1), median(&mut v1), median(&mut vn));
         push(
             &mut rows,
             ratio_row(
