@@ -96,6 +96,35 @@ fn ratio_row(
     }
 }
 
+/// A measure beside a baseline with no target of its own: what bounds it.
+fn info_row(name: &'static str, records: usize, unit: &'static str, ours: f64, base: f64) -> Row {
+    Row {
+        name,
+        records,
+        value: ours,
+        unit,
+        baseline: Some(base),
+        ratio: Some(ours / base.max(1e-9)),
+        target: None,
+        pass: None,
+    }
+}
+
+/// Runs `work` on every item, the items cut into `threads` runs of
+/// neighbours, one per thread (one: this thread).
+fn spread<T: Sync>(items: &[T], threads: usize, work: impl Fn(&T) + Sync) {
+    if threads <= 1 {
+        items.iter().for_each(&work);
+        return;
+    }
+    std::thread::scope(|s| {
+        for run in items.chunks(items.len().div_ceil(threads).max(1)) {
+            let work = &work;
+            s.spawn(move || run.iter().for_each(work));
+        }
+    });
+}
+
 /// Runs every measure over `records` events.
 pub(crate) fn run(records: u64, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     match measure(records, json, out, err) {
@@ -144,7 +173,7 @@ fn print_row(out: &mut dyn Write, json: bool, r: &Row) {
     };
     let _ = writeln!(
         out,
-        "{:<44} {:>8} {:>12} {:<8} {:>12} {:>7} {:>8}  {}",
+        "{:<50} {:>8} {:>12} {:<8} {:>12} {:>7} {:>8}  {}",
         r.name,
         r.records,
         opt(Some(r.value)),
@@ -181,7 +210,7 @@ fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) 
         );
         let _ = writeln!(
             out,
-            "{:<44} {:>8} {:>12} {:<8} {:>12} {:>7} {:>8}  pass",
+            "{:<50} {:>8} {:>12} {:<8} {:>12} {:>7} {:>8}  pass",
             "measure", "records", "value", "unit", "baseline", "ratio", "target"
         );
     }
@@ -464,25 +493,47 @@ fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) 
             .map(|k| (k, vdir.join(audit_verify::segment_file_name(k))))
             .take_while(|(_, p)| p.exists())
             .collect();
-        // Three alternating rounds of the three; the median time of each.
-        let (mut h1, mut v1, mut vn) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..3 {
-            h1.push(
-                secs(|| {
-                    for (k, p) in &segs {
-                        // Mapped, as the verifier reads them.
-                        let Ok(f) = std::fs::File::open(p) else { continue };
-                        if let Ok(b) = audit_verify::map_readonly(&f)
-                            && let Ok(mut r) = SegmentReader::new(&b, *k)
-                        {
-                            while let Ok(Step::Frame(f)) = r.next_step() {
-                                black_box(blake3::hash(f.canonical));
-                            }
+        // The baselines over the same bytes: BLAKE3 record by record and in
+        // bulk (whole files, in 4 MiB pieces), on one thread and on all.
+        let mapped: Vec<(u64, audit_verify::FileBytes)> = segs
+            .iter()
+            .filter_map(|(k, p)| Some((*k, audit_verify::read_file(p, true).ok()?)))
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        // Record by record, read as the verifier reads them: each thread
+        // walks the frames and hashes its share, in runs of 2,048 (the
+        // verifier's chunk).
+        let per_record = |threads: usize| {
+            let ids: Vec<usize> = (0..threads).collect();
+            spread(&ids, threads, |&t| {
+                let mut i = 0usize;
+                for (k, b) in &mapped {
+                    let Ok(mut r) = SegmentReader::new(b, *k) else {
+                        continue;
+                    };
+                    while let Ok(Step::Frame(f)) = r.next_step() {
+                        if (i / 2048) % threads == t {
+                            black_box(blake3::hash(f.canonical));
                         }
+                        i += 1;
                     }
-                })
-                .0,
-            );
+                }
+            })
+        };
+        let pieces: Vec<&[u8]> = mapped.iter().flat_map(|(_, b)| b.chunks(4 << 20)).collect();
+        let bulk = |threads: usize| {
+            spread(&pieces, threads, |p| {
+                black_box(blake3::hash(p));
+            })
+        };
+        // Three alternating rounds of all of them; the median time of each.
+        let (mut h1, mut v1, mut vn) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut hn, mut b1, mut bn) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            h1.push(secs(|| per_record(1)).0);
+            hn.push(secs(|| per_record(cores)).0);
+            b1.push(secs(|| bulk(1)).0);
+            bn.push(secs(|| bulk(cores)).0);
             for (threads, times) in [(1, &mut v1), (0, &mut vn)] {
                 let (t, rep) = secs(|| {
                     verify_wal_dir(
@@ -526,6 +577,18 @@ fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) 
             ),
             out,
         );
+        let (t_hn, t_b1, t_bn) = (median(&mut hn), median(&mut b1), median(&mut bn));
+        for (name, ours, base) in [
+            ("verify, all cores vs BLAKE3 per record, all cores", t_vn, t_hn),
+            ("verify, 1 core vs bulk BLAKE3, 1 core", t_v1, t_b1),
+            ("verify, all cores vs bulk BLAKE3, all cores", t_vn, t_bn),
+        ] {
+            push(
+                &mut rows,
+                info_row(name, n, "rec/s", rate(n, ours), rate(n, base)),
+                out,
+            );
+        }
 
         // 8. Proofs made and checked per second (leaves read once).
         cp.checkpoint_all(2).map_err(|e| e.to_string())?;
