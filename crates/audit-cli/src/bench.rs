@@ -83,16 +83,11 @@ fn ratio_row(
     target: &'static str,
     min: f64,
 ) -> Row {
-    let ratio = ours / base.max(1e-9);
+    let row = info_row(name, records, unit, ours, base);
     Row {
-        name,
-        records,
-        value: ours,
-        unit,
-        baseline: Some(base),
-        ratio: Some(ratio),
         target: Some(target),
-        pass: Some(ratio >= min),
+        pass: row.ratio.map(|r| r >= min),
+        ..row
     }
 }
 
