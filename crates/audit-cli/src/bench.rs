@@ -488,17 +488,20 @@ fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) 
             .map(|k| (k, vdir.join(audit_verify::segment_file_name(k))))
             .take_while(|(_, p)| p.exists())
             .collect();
-        // The baselines over the same bytes: BLAKE3 record by record and in
-        // bulk (whole files, in 4 MiB pieces), on one thread and on all.
-        let mapped: Vec<(u64, audit_verify::FileBytes)> = segs
-            .iter()
-            .filter_map(|(k, p)| Some((*k, audit_verify::read_file(p, true).ok()?)))
-            .collect();
+        // The baselines over the same bytes, mapped as the verifier maps
+        // them (inside the timing, as the verifier's mapping is inside
+        // its): BLAKE3 record by record, and in bulk (whole files in 4 MiB
+        // pieces), on one thread and on all.
+        let map_all = || -> Vec<(u64, audit_verify::FileBytes)> {
+            segs.iter()
+                .filter_map(|(k, p)| Some((*k, audit_verify::read_file(p, true).ok()?)))
+                .collect()
+        };
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-        // Record by record, read as the verifier reads them: each thread
-        // walks the frames and hashes its share, in runs of 2,048 (the
-        // verifier's chunk).
+        // Record by record: each thread walks the frames and hashes its
+        // share, in runs of 2,048 (the verifier's chunk).
         let per_record = |threads: usize| {
+            let mapped = map_all();
             let ids: Vec<usize> = (0..threads).collect();
             spread(&ids, threads, |&t| {
                 let mut i = 0usize;
@@ -515,8 +518,9 @@ fn measure(records: u64, json: bool, out: &mut dyn Write, _err: &mut dyn Write) 
                 }
             })
         };
-        let pieces: Vec<&[u8]> = mapped.iter().flat_map(|(_, b)| b.chunks(4 << 20)).collect();
         let bulk = |threads: usize| {
+            let mapped = map_all();
+            let pieces: Vec<&[u8]> = mapped.iter().flat_map(|(_, b)| b.chunks(4 << 20)).collect();
             spread(&pieces, threads, |p| {
                 black_box(blake3::hash(p));
             })
