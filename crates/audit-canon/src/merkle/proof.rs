@@ -19,7 +19,7 @@ pub fn recursive_root<H: TreeHasher>(hasher: &H, leaves: &[H::Hash]) -> Option<H
 }
 
 /// The largest power of two smaller than `n` (n >= 2).
-fn split_point(n: usize) -> usize {
+pub(crate) fn split_point(n: usize) -> usize {
     let p = n.next_power_of_two();
     if p == n { n / 2 } else { p / 2 }
 }

@@ -4,7 +4,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::merkle::hasher::TreeHasher;
-use crate::merkle::proof::{ConsistencyProofError, InclusionProofError};
+use crate::merkle::proof::{ConsistencyProofError, InclusionProofError, split_point};
 
 /// The leaves of a log and the roots of all its perfect subtrees, for a
 /// prover that answers many proofs: [`crate::inclusion_path`] and
@@ -194,12 +194,6 @@ impl<H: TreeHasher> MerkleTree<H> {
             out.extend(self.range_root(a, a + k));
         }
     }
-}
-
-/// The largest power of two smaller than `n` (n >= 2).
-fn split_point(n: usize) -> usize {
-    let p = n.next_power_of_two();
-    if p == n { n / 2 } else { p / 2 }
 }
 
 #[cfg(test)]
