@@ -133,12 +133,26 @@ impl From<BTreeMap<String, AttrValue>> for AttrValue {
 
 /// A `serde_json::Value` holds a float, which `attrs` never may.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("attrs value at {path} is a float ({value}); attrs admit integers only")]
+#[error(
+    "attrs value {}is a float or an integer outside i64..=u64 ({value}); attrs admit those integers only",
+    at_path(path)
+)]
 pub struct FloatInAttrs {
-    /// JSON-pointer-like path of the float.
+    /// JSON-pointer-like path of the float (`/` when the value itself is
+    /// the float). A JSON reader reads an integer too large for `attrs` as
+    /// a float too.
     pub path: String,
     /// The float as serde_json printed it.
     pub value: String,
+}
+
+/// `at /a/0 ` for a float inside the value; nothing for the value itself.
+fn at_path(path: &str) -> String {
+    if path == "/" {
+        String::new()
+    } else {
+        format!("at {path} ")
+    }
 }
 
 impl TryFrom<&serde_json::Value> for AttrValue {
@@ -372,5 +386,18 @@ mod tests {
         let owned = AttrValue::try_from(v.clone()).expect_err("float");
         assert_eq!((owned.path.as_str(), owned.value.as_str()), ("/a/1/b", "2.5"));
         assert_eq!(AttrValue::try_from(&v), Err(owned));
+    }
+
+    /// The error text: where the float is (nothing when it is the value
+    /// itself), and that an integer past u64 is read as one.
+    #[test]
+    fn float_errors_say_where_and_why() {
+        let err = |json: &str| {
+            let v: serde_json::Value = serde_json::from_str(json).expect("json");
+            AttrValue::try_from(v).expect_err("float").to_string()
+        };
+        insta::assert_snapshot!(err("1.5"), @"attrs value is a float or an integer outside i64..=u64 (1.5); attrs admit those integers only");
+        insta::assert_snapshot!(err(r#"{"a":[1,-0]}"#), @"attrs value at /a/1 is a float or an integer outside i64..=u64 (-0.0); attrs admit those integers only");
+        insta::assert_snapshot!(err("18446744073709551616"), @"attrs value is a float or an integer outside i64..=u64 (1.8446744073709552e+19); attrs admit those integers only");
     }
 }
