@@ -165,7 +165,12 @@ impl TryFrom<&serde_json::Value> for AttrValue {
 }
 
 /// Moves the strings and keys out of `v` instead of copying them (the
-/// conversion `auditctl append` makes of every input line).
+/// conversion `auditctl append` makes of a line its typed reading refused).
+///
+/// A `serde_json::Value` read from text has already merged a repeated key
+/// (it keeps the last value), which FORMAT-v1.md section 2 forbids: to
+/// refuse repeated keys, deserialize [`Attrs`] or [`AttrValue`] from the
+/// text itself.
 impl TryFrom<serde_json::Value> for AttrValue {
     type Error = FloatInAttrs;
 
