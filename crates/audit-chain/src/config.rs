@@ -391,14 +391,7 @@ impl AuditConfig {
         if self.sink.has_wal() {
             let dir = self.wal_dir.as_ref().ok_or(E::WalDirMissing)?;
             check_private_dir(dir, "wal.dir")?;
-            if self.wal_rotate_bytes < 8 << 20 {
-                return Err(E::RotateTooSmall {
-                    value: self.wal_rotate_bytes,
-                });
-            }
-            if self.wal_fsync == FsyncPolicy::Never && self.profile == Profile::Prod {
-                return Err(E::FsyncNeverInProd);
-            }
+            self.validate_wal_writer()?;
         }
         if self.sink.has_export() {
             let dir = self.export_dir.as_ref().ok_or(E::ExportDirMissing)?;
@@ -424,6 +417,23 @@ impl AuditConfig {
             .get(stream)
             .copied()
             .unwrap_or(self.queue_depth)
+    }
+
+    /// The rules of the `wal.*` keys that do not depend on `wal.dir`:
+    /// `wal.rotate_bytes` at least 8 MiB, and `wal.fsync = "never"`
+    /// refused with `profile = "prod"`. [`Self::validate`] applies them when
+    /// `sink` includes `wal`; a tool that writes a WAL in a directory it is
+    /// given, whatever `sink` says (`auditctl append`), applies them itself.
+    pub fn validate_wal_writer(&self) -> Result<(), ConfigError> {
+        if self.wal_rotate_bytes < 8 << 20 {
+            return Err(ConfigError::RotateTooSmall {
+                value: self.wal_rotate_bytes,
+            });
+        }
+        if self.wal_fsync == FsyncPolicy::Never && self.profile == Profile::Prod {
+            return Err(ConfigError::FsyncNeverInProd);
+        }
+        Ok(())
     }
 
     /// The privacy policy this configuration asks for; reads the salt file

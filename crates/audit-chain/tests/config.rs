@@ -269,3 +269,23 @@ fn limits_follow_the_configured_bounds() {
     let l = c.limits().expect("limits");
     assert_eq!((l.max_attrs_bytes(), l.max_record_bytes()), (512, 2048));
 }
+
+/// The `wal.*` rules that do not need `wal.dir` hold on their own for a
+/// tool that writes a WAL whatever `sink` says; `validate` leaves them to
+/// it when `sink` is `ram`.
+#[test]
+fn wal_writer_rules_apply_without_a_wal_sink() {
+    let small = load("[wal]\nrotate_bytes = \"1MiB\"", &[], &[]).expect("valid with sink = ram");
+    assert!(matches!(
+        small.validate_wal_writer(),
+        Err(ConfigError::RotateTooSmall { value: 1_048_576 })
+    ));
+    let never =
+        load("profile = \"prod\"\n[wal]\nfsync = \"never\"", &[], &[]).expect("valid with sink = ram");
+    assert!(matches!(
+        never.validate_wal_writer(),
+        Err(ConfigError::FsyncNeverInProd)
+    ));
+    let dev = load("[wal]\nfsync = \"never\"\nrotate_bytes = \"8MiB\"", &[], &[]).expect("valid");
+    assert_eq!(dev.validate_wal_writer(), Ok(()));
+}

@@ -350,15 +350,23 @@ pub(crate) fn run(
         config,
         batch,
     } = *settings;
-    // Defaults < the config file < RON_AUDIT_* environment < flags.
-    let cfg = match AuditConfig::load(config, std::env::vars(), &[]) {
+    // Defaults < the config file < RON_AUDIT_* environment < flags. The
+    // WAL rules hold whatever `sink` says: this command writes a WAL.
+    let mut cfg = match AuditConfig::load(config, std::env::vars(), &[]) {
+        Ok(c) => c,
+        Err(e) => return crate::fail(err, Exit::Usage, format_args!("configuration: {e}")),
+    };
+    if let Some(f) = fsync {
+        cfg.wal_fsync = f;
+    }
+    let checked = cfg
+        .validate_wal_writer()
+        .and_then(|()| Ok((cfg.limits()?, cfg.privacy()?)));
+    let (limits, privacy) = match checked {
         Ok(c) => c,
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("configuration: {e}")),
     };
     let mut opts = WalOptions::from_config(&cfg);
-    if let Some(f) = fsync {
-        opts.fsync = f;
-    }
     // Batches: records are written as they come and synced once per batch
     // (the sync is the acknowledgement), as a transaction of N rows is.
     let batched = batch > 1;
@@ -373,8 +381,8 @@ pub(crate) fn run(
         Err(e) => return crate::fail(err, crate::open_exit(&e), format_args!("{e}")),
     };
     let wal = Arc::new(wal);
-    let emitter = match Emitter::new(writer, wal.clone(), cfg.limits().unwrap_or_default()) {
-        Ok(e) => e.with_privacy(cfg.privacy().unwrap_or_default()),
+    let emitter = match Emitter::new(writer, wal.clone(), limits) {
+        Ok(e) => e.with_privacy(privacy),
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
     };
     let progress = std::io::stderr().is_terminal();

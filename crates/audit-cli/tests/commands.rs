@@ -172,6 +172,57 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
     assert_eq!(seqs, vec![1, 2, 3, 4]);
 }
 
+/// `append` writes a WAL whatever the configuration's `sink` is (`ram` by
+/// default), so the `wal.*` rules hold for it: a refused configuration
+/// creates nothing.
+#[test]
+fn append_refuses_a_configuration_whose_wal_rules_fail_and_creates_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = tmp.path().join("wal");
+    let config = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).expect("write config");
+        path
+    };
+    let small = config("small.toml", "[wal]\nrotate_bytes = \"1MiB\"\n");
+    let prod = config("prod.toml", "profile = \"prod\"\n");
+    let append = |cfg: &Path, fsync: &str| {
+        let args = [
+            "append",
+            "--wal",
+            p(&wal),
+            "--writer",
+            "svc@1",
+            "--config",
+            p(cfg),
+            "--fsync",
+            fsync,
+        ];
+        auditctl(&args, EVENTS.as_bytes())
+    };
+    let e = exits(&append(&small, "always"), 2);
+    assert!(e.contains("wal.rotate_bytes = 1048576 is below 8MiB"), "{e}");
+    let e = exits(&append(&prod, "never"), 2);
+    assert!(e.contains("wal.fsync = \"never\" is for tests only"), "{e}");
+    assert!(!wal.exists(), "a refused configuration created the WAL");
+    assert!(ok(&append(&prod, "always")).contains("appended 4 records"));
+}
+
+/// FORMAT-v1.md section 2, rule 3: a repeated key is refused, not merged.
+#[test]
+fn append_refuses_a_line_with_a_repeated_key_and_writes_nothing_of_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = tmp.path().join("wal");
+    let line = r#"{"stream":"ingress","kind":"K","reason":"ok","attrs":{"a":1,"a":2}}"#;
+    let o = auditctl(
+        &["append", "--wal", p(&wal), "--writer", "svc@1"],
+        format!("{EVENTS}{line}\n").as_bytes(),
+    );
+    let e = exits(&o, 1);
+    assert!(e.contains(r#"line 5: duplicate key "a" in attrs"#), "{e}");
+    assert_eq!(ok(&auditctl(&["cat", p(&wal)], b"")).lines().count(), 4);
+}
+
 #[test]
 fn append_commits_nothing_after_a_line_over_the_size_bound() {
     // The size bound is checked when a record is sealed, on the committing
