@@ -40,6 +40,7 @@
 mod append;
 mod bench;
 mod canon;
+mod cat;
 mod checkpoint;
 mod demo;
 mod exit;
@@ -199,7 +200,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print records as JSON Lines (with self_hash), each verified as read.
+    /// Print records as JSON Lines (with self_hash), each verified; several
+    /// writers merged in the global order (ts_ms, writer_id, seq).
     Cat {
         /// A WAL directory or a bundle.
         path: PathBuf,
@@ -329,7 +331,14 @@ pub fn run(cli: Cli) -> Exit {
             stream,
             from,
             to,
-        } => verify::cat(&path, stream.as_deref(), from, to, &mut out, &mut err),
+        } => {
+            let filter = cat::Filter {
+                stream: stream.as_deref(),
+                from,
+                to,
+            };
+            cat::cat(&path, &filter, &mut out, &mut err)
+        }
         Command::Prove {
             path,
             stream,

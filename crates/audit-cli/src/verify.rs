@@ -1,13 +1,9 @@
-//! `auditctl verify` and `auditctl cat`.
+//! `auditctl verify`.
 
 use std::io::Write;
 use std::path::Path;
 
-use audit_canon::Limits;
-use audit_verify::{
-    Chains, FailureClass, PublicKey, Report, SegmentReader, Step, TrustSet, VerifyOptions, check_frame,
-    parse_segment_file_name, scan_segment, verify_path,
-};
+use audit_verify::{FailureClass, PublicKey, Report, TrustSet, VerifyOptions, verify_path};
 
 use crate::exit::Exit;
 
@@ -137,101 +133,4 @@ pub(crate) fn verify(
         None => Exit::Ok,
         Some(f) => crate::fail(err, class_exit(f.class), format_args!("{f}")),
     }
-}
-
-/// `cat PATH [--stream S] [--from SEQ] [--to SEQ]`: records as JSON Lines
-/// with `self_hash`, each verified (bytes, digest, link) as it is read.
-pub(crate) fn cat(
-    path: &Path,
-    stream: Option<&str>,
-    from: Option<u64>,
-    to: Option<u64>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Exit {
-    let bundle = path.join(audit_verify::MANIFEST_FILE).exists();
-    let mut segs: Vec<(u64, std::path::PathBuf)> = match std::fs::read_dir(path) {
-        Ok(rd) => rd
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let name = e.file_name().into_string().ok()?;
-                let n = if bundle {
-                    name.strip_prefix("records-")?
-                        .strip_suffix(".seg")?
-                        .parse()
-                        .ok()?
-                } else {
-                    parse_segment_file_name(&name)?
-                };
-                Some((n, e.path()))
-            })
-            .collect(),
-        Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", path.display())),
-    };
-    segs.sort();
-    let last = segs.last().map_or(0, |s| s.0);
-    let want = |s: &str, q: u64| {
-        stream.is_none_or(|w| w == s) && from.is_none_or(|f| q >= f) && to.is_none_or(|t| q <= t)
-    };
-    let limits = Limits::default();
-    let mut chains = Chains::new();
-    // The frame was checked (canonical bytes, digest) before it gets here:
-    // its link's `self_hash` is the digest of those bytes.
-    let print = |canonical: &[u8], l: &audit_canon::RecordLink<'_>, out: &mut dyn Write| -> bool {
-        if !want(&l.stream, l.seq) {
-            return true;
-        }
-        let text = String::from_utf8_lossy(canonical);
-        let body = text.strip_suffix('}').unwrap_or(&text);
-        writeln!(out, "{body},\"self_hash\":\"{}\"}}", l.self_hash).is_ok()
-    };
-    for (n, p) in &segs {
-        // Bundle files and sealed segments are never appended to: mapped.
-        let bytes = match audit_verify::read_file(p, bundle || *n != last) {
-            Ok(b) => b,
-            Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", p.display())),
-        };
-        let res = if bundle {
-            // A bundle's chain may start mid-stream: frames are checked and
-            // seqs must be contiguous; `auditctl verify` checks the rest.
-            let mut ok = Ok(());
-            match SegmentReader::new(&bytes, *n) {
-                Err(e) => ok = Err(e),
-                Ok(mut r) => loop {
-                    match r.next_step() {
-                        Ok(Step::Frame(f)) => match check_frame(&f, *n, &limits) {
-                            Ok(l) => {
-                                if !print(f.canonical, &l, out) {
-                                    return Exit::Io;
-                                }
-                            }
-                            Err(e) => {
-                                ok = Err(e);
-                                break;
-                            }
-                        },
-                        Ok(_) => break,
-                        Err(e) => {
-                            ok = Err(e);
-                            break;
-                        }
-                    }
-                },
-            }
-            ok.map(drop)
-        } else {
-            let mut broken = false;
-            let r = scan_segment(&bytes, *n, *n == last, &mut chains, &limits, |f, l| {
-                if !broken && !print(f.canonical, l, out) {
-                    broken = true;
-                }
-            });
-            r.map(drop)
-        };
-        if let Err(e) = res {
-            let f = audit_verify::Failure::from_segment(p.clone(), &e);
-            return crate::fail(err, class_exit(f.class), format_args!("{f}"));
-        }
-    }
-    Exit::Ok
 }

@@ -541,7 +541,7 @@ fn help_and_error_text_are_stable() {
       checkpoint    Append one signed checkpoint for every stream with records not yet covered, and print them
       export        Write an export bundle of one stream, covering whole checkpoints
       verify        Verify a WAL directory or a bundle: every record, link, checkpoint root, checkpoint chain and signature
-      cat           Print records as JSON Lines (with self_hash), each verified as read
+      cat           Print records as JSON Lines (with self_hash), each verified; several writers merged in the global order (ts_ms, writer_id, seq)
       prove         Print an inclusion proof (--seq) or a consistency proof (--consistency A B) of a stream as JSON
       verify-proof  Check a proof file offline against its signed checkpoint(s)
       bench         Measure the pipeline, each measure beside the baseline it is judged against in the same run; one row per measure
@@ -673,4 +673,70 @@ fn cat_reads_sealed_and_open_segments_in_order_and_stops_at_a_flipped_byte() {
     std::fs::write(&seg, &b).expect("write");
     let e = exits(&auditctl(&["cat", p(&wal)], b""), 1);
     assert!(e.contains("wal-000001.seg"), "{e}");
+}
+
+/// Several writers come out merged by the key `(ts_ms, writer_id, seq)` of
+/// each writer's next record (FORMAT-v1.md section 3), never reordering a
+/// writer's own records; one writer comes out as it wrote.
+#[test]
+fn cat_merges_writers_in_the_global_order_and_keeps_each_writers_own_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wal = tmp.path().join("wal");
+    let line = |stream: &str, ts: u64| {
+        format!("{{\"stream\":\"{stream}\",\"kind\":\"K\",\"reason\":\"ok\",\"ts_ms\":{ts}}}\n")
+    };
+    // Writer a's clock steps back (its third record is the oldest of all).
+    let a = [line("s", 10), line("t", 20), line("s", 5)].concat();
+    let b = [line("s", 7), line("s", 20)].concat();
+    for (writer, lines) in [("a", &a), ("b", &b)] {
+        ok(&auditctl(
+            &["append", "--wal", p(&wal), "--writer", writer],
+            lines.as_bytes(),
+        ));
+    }
+    let order = |out: &str| -> Vec<(String, String, u64)> {
+        out.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                let s = |k: &str| v[k].as_str().expect("string").to_owned();
+                (s("writer_id"), s("stream"), v["seq"].as_u64().expect("seq"))
+            })
+            .collect()
+    };
+    let rec = |w: &str, s: &str, q: u64| (w.to_owned(), s.to_owned(), q);
+    // Heads a/s1 (10) and b/s1 (7): b/s1. Then a/s1 (10) before b/s2 (20);
+    // a/t1 (20, "a") before b/s2 (20, "b"); a/s2 (5) next, as a wrote it.
+    let merged = vec![
+        rec("b", "s", 1),
+        rec("a", "s", 1),
+        rec("a", "t", 1),
+        rec("a", "s", 2),
+        rec("b", "s", 2),
+    ];
+    assert_eq!(order(&ok(&auditctl(&["cat", p(&wal)], b""))), merged);
+    let only_s: Vec<_> = merged.iter().filter(|r| r.1 == "s").cloned().collect();
+    assert_eq!(
+        order(&ok(&auditctl(&["cat", p(&wal), "--stream", "s"], b""))),
+        only_s
+    );
+    // One writer: its own order, the clock step included.
+    let single = tmp.path().join("single");
+    ok(&auditctl(
+        &["append", "--wal", p(&single), "--writer", "a"],
+        a.as_bytes(),
+    ));
+    assert_eq!(
+        order(&ok(&auditctl(&["cat", p(&single)], b""))),
+        vec![rec("a", "s", 1), rec("a", "t", 1), rec("a", "s", 2)]
+    );
+    // A flipped byte in b's last record (the last frame written): what was
+    // verified before it comes out merged, then the integrity exit code.
+    let seg = wal.join("wal-000001.seg");
+    let mut bytes = std::fs::read(&seg).expect("read");
+    let at = bytes.len() - 40;
+    bytes[at] ^= 1;
+    std::fs::write(&seg, &bytes).expect("write");
+    let o = auditctl(&["cat", p(&wal)], b"");
+    assert_eq!(order(&text(&o.stdout)), merged[..4].to_vec());
+    assert!(exits(&o, 1).contains("wal-000001.seg"));
 }
