@@ -304,7 +304,7 @@ impl RecordBuilder {
 
     /// Normalizes and validates. Size bounds are checked at canonicalization.
     pub fn build(self) -> Result<AuditRecord, RecordError> {
-        self.build_inner(&mut |_: &mut String| Ok::<(), std::convert::Infallible>(()))
+        self.build_inner(&mut |_: &mut Cow<'_, str>| Ok::<(), std::convert::Infallible>(()))
             .map_err(|e| match e {
                 BuildError::Record(e) => e,
                 BuildError::Visit { error, .. } => match error {},
@@ -313,19 +313,25 @@ impl RecordBuilder {
 
     /// [`Self::build`] for a host that rewrites or refuses strings before
     /// they are kept, as a privacy scrubber does. `visit` is called once on
-    /// `subject.name` and on every string value of `attrs` at any depth
-    /// (not on keys), before the string is normalized to NFC, inside the
-    /// builder's one walk over `attrs`. Its error stops the build and comes
-    /// back with the path of the string (`subject.name`, `attrs/ip`,
-    /// `attrs/tags/0`).
+    /// `subject.name`, on every key of `attrs` and on every string value of
+    /// `attrs`, at any depth, before the string is normalized to NFC,
+    /// inside the builder's one walk over `attrs`. A key comes borrowed: the
+    /// visitor rewrites it by making it owned, and only then is the object
+    /// rebuilt (two keys rewritten alike are
+    /// [`RecordError::KeysEqualAfterVisit`]). Its error stops the build and
+    /// comes back with the path of the string (`subject.name`, `attrs/ip`,
+    /// `attrs/tags/0`; a key's is its object's path and `(key)`, since the
+    /// key itself may be what is refused).
     ///
     /// ```
+    /// use std::borrow::Cow;
+    ///
     /// use audit_canon::{AuditRecord, BuildError};
     ///
     /// let built = AuditRecord::builder()
     ///     .ts_ms(1).writer_id("svc@a").seq(1).stream("s").kind("K").reason("r")
     ///     .attr("mail", "ann@example.org")
-    ///     .build_visiting(|s: &mut String| {
+    ///     .build_visiting(|s: &mut Cow<'_, str>| {
     ///         if s.contains('@') { Err("an email") } else { Ok(()) }
     ///     });
     /// assert!(matches!(
@@ -335,23 +341,23 @@ impl RecordBuilder {
     /// ```
     pub fn build_visiting<E>(
         self,
-        mut visit: impl FnMut(&mut String) -> Result<(), E>,
+        mut visit: impl FnMut(&mut Cow<'_, str>) -> Result<(), E>,
     ) -> Result<AuditRecord, BuildError<E>> {
         self.build_inner(&mut visit)
     }
 
     /// Normalizes, checks and writes the canonical bytes of every field but
     /// `seq` and `prev` in one walk; `visit` sees `subject.name` and every
-    /// string value in `attrs` before it is normalized.
+    /// key and string value in `attrs` before it is normalized.
     fn build_inner<E>(
         self,
-        visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
+        visit: &mut dyn FnMut(&mut Cow<'_, str>) -> Result<(), E>,
     ) -> Result<AuditRecord, BuildError<E>> {
         let missing = |field| BuildError::Record(RecordError::Missing { field });
         let mut actor = self.actor;
         let mut subject = self.subject;
         if let Some(name) = &mut subject.name {
-            visit(name).map_err(|error| BuildError::Visit {
+            visit_owned(name, visit).map_err(|error| BuildError::Visit {
                 field: "subject.name".to_owned(),
                 error,
             })?;
@@ -482,8 +488,9 @@ struct Located<E> {
 enum Why<E> {
     /// Nested too deep.
     Deep,
-    /// Two keys equal after NFC.
-    Collision(String),
+    /// Two keys equal after NFC (`true`: what one of them was rewritten
+    /// to by the visitor).
+    Collision(String, bool),
     /// The visitor refused a string.
     Visit(E),
 }
@@ -508,7 +515,8 @@ impl<E> Located<E> {
             path.push_str(seg);
         }
         match self.why {
-            Why::Collision(key) => BuildError::Record(RecordError::KeysEqualAfterNfc { path, key }),
+            Why::Collision(key, false) => BuildError::Record(RecordError::KeysEqualAfterNfc { path, key }),
+            Why::Collision(key, true) => BuildError::Record(RecordError::KeysEqualAfterVisit { path, key }),
             Why::Deep => BuildError::Record(RecordError::AttrsTooDeep { path }),
             Why::Visit(error) => BuildError::Visit { field: path, error },
         }
@@ -523,7 +531,7 @@ impl<E> Located<E> {
 fn normalize_map<E>(
     map: &mut BTreeMap<String, AttrValue>,
     depth: usize,
-    visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    visit: &mut dyn FnMut(&mut Cow<'_, str>) -> Result<(), E>,
     out: &mut Vec<u8>,
     mut render: bool,
 ) -> Result<bool, Located<E>> {
@@ -531,10 +539,19 @@ fn normalize_map<E>(
         return Err(Located::at(Why::Deep));
     }
     let mut keys_nfc = true;
+    // Keys the visitor rewrote, by their place in the map (rarely any).
+    let mut rewritten: Vec<(usize, String)> = Vec::new();
     if render {
         out.push(b'{');
     }
     for (i, (k, v)) in map.iter_mut().enumerate() {
+        let mut key = Cow::Borrowed(k.as_str());
+        visit(&mut key).map_err(|e| Located::at(Why::Visit(e)).under("(key)".to_owned()))?;
+        if let Cow::Owned(new) = key {
+            rewritten.push((i, new));
+            keys_nfc = false;
+            render = false;
+        }
         if keys_nfc && !is_nfc_fast(k) {
             keys_nfc = false;
             render = false;
@@ -546,16 +563,29 @@ fn normalize_map<E>(
             write_str(k, out);
             out.push(b':');
         }
-        render = normalize_value(v, depth, visit, out, render).map_err(|e| e.under(nfc(k.clone())))?;
+        // A refusal below names the key as it will be kept.
+        let shown = match rewritten.last() {
+            Some((at, new)) if *at == i => new,
+            _ => k,
+        };
+        render = normalize_value(v, depth, visit, out, render).map_err(|e| e.under(nfc(shown.clone())))?;
     }
     if render {
         out.push(b'}');
     }
     if !keys_nfc {
-        for (k, v) in std::mem::take(map) {
-            let k = nfc(k);
+        // What the rewritten keys became: a collision on one of them is the
+        // visitor's doing, not NFC's.
+        let became: Vec<String> = rewritten.iter().map(|(_, new)| nfc(new.clone())).collect();
+        let mut rewritten = rewritten.into_iter().peekable();
+        for (i, (k, v)) in std::mem::take(map).into_iter().enumerate() {
+            let k = match rewritten.next_if(|(at, _)| *at == i) {
+                Some((_, new)) => nfc(new),
+                None => nfc(k),
+            };
             if map.contains_key(&k) {
-                return Err(Located::at(Why::Collision(k)));
+                let visited = became.contains(&k);
+                return Err(Located::at(Why::Collision(k, visited)));
             }
             map.insert(k, v);
         }
@@ -563,17 +593,29 @@ fn normalize_map<E>(
     Ok(render)
 }
 
+/// Shows an owned string to `visit` (moved, not copied) and keeps what it
+/// leaves.
+fn visit_owned<E>(
+    s: &mut String,
+    visit: &mut dyn FnMut(&mut Cow<'_, str>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut c = Cow::Owned(std::mem::take(s));
+    let r = visit(&mut c);
+    *s = c.into_owned();
+    r
+}
+
 /// [`normalize_map`] for one value.
 fn normalize_value<E>(
     v: &mut AttrValue,
     depth: usize,
-    visit: &mut dyn FnMut(&mut String) -> Result<(), E>,
+    visit: &mut dyn FnMut(&mut Cow<'_, str>) -> Result<(), E>,
     out: &mut Vec<u8>,
     mut render: bool,
 ) -> Result<bool, Located<E>> {
     match v {
         AttrValue::String(s) => {
-            visit(s).map_err(|e| Located::at(Why::Visit(e)))?;
+            visit_owned(s, visit).map_err(|e| Located::at(Why::Visit(e)))?;
             nfc_in_place(s);
             if render {
                 write_str(s, out);
@@ -778,6 +820,18 @@ pub enum RecordError {
         /// The key both normalize to.
         key: String,
     },
+    /// Two keys of one `attrs` object are equal once the visitor of
+    /// [`RecordBuilder::build_visiting`] rewrote some of them (and NFC),
+    /// e.g. two addresses that a privacy scrubber both turned into `[ip]`.
+    #[error(
+        "{path} has two keys equal to {key:?} once keys were rewritten (privacy scrubbing) and NFC-normalized"
+    )]
+    KeysEqualAfterVisit {
+        /// Path of the object.
+        path: String,
+        /// The key both became.
+        key: String,
+    },
 }
 
 impl RecordError {
@@ -811,6 +865,7 @@ impl RecordError {
             Self::Missing { .. } => "missing_field",
             Self::AttrsTooDeep { .. } => "too_deep",
             Self::KeysEqualAfterNfc { .. } => "keys_equal_after_nfc",
+            Self::KeysEqualAfterVisit { .. } => "keys_equal_after_visit",
         }
     }
 }

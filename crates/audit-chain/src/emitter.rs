@@ -322,8 +322,8 @@ impl Emitter {
             .subject(event.subject)
             .reason(event.reason)
             .attrs(event.attrs)
-            .build_visiting(|s: &mut String| {
-                redacted += self.privacy.scrub_one(s)?;
+            .build_visiting(|s: &mut std::borrow::Cow<'_, str>| {
+                redacted += self.privacy.scrub_cow(s)?;
                 Ok(())
             });
         // A refused event counts as blocked only, as when the whole event

@@ -20,8 +20,8 @@
 //!   bound to one thread's worth of scrubbing and checking.
 //! - [`Merge`]: several writers' chains as one sequence in the global order
 //!   `(ts_ms, writer_id, seq)`.
-//! - [`Privacy`]: on by default; IPs in `attrs` strings and `subject.name`
-//!   are dropped (or kept as a /24 or /64 prefix, or a salted hash), and
+//! - [`Privacy`]: on by default; IPs in `attrs` (keys and string values)
+//!   and `subject.name` are dropped (or kept as a /24 or /64 prefix, or a salted hash), and
 //!   emails, phones, NRICs, UUIDs, AWS ARNs, Google API keys and bearer
 //!   tokens are redacted (or the event refused) before a record exists.
 //! - [`AuditConfig`]: defaults < TOML file < `RON_AUDIT_*` environment <

@@ -1,6 +1,8 @@
 //! Privacy at the source: IP addresses and common personal data or secrets
-//! in `attrs` strings and `subject.name` are replaced (or the event is
-//! refused) as the record is built, so they never reach a sink. The
+//! in `attrs` (string values and keys) and `subject.name` are replaced (or
+//! the event is refused) as the record is built, so they never reach a
+//! sink. `actor` ids, `kind`, `reason` and `stream` are identifiers the host
+//! chooses and are kept as given. The
 //! emitter scrubs each string inside the record builder's walk
 //! (`RecordBuilder::build_visiting`); [`Privacy::scrub`] does the same to
 //! a whole event on its own.
@@ -11,12 +13,14 @@
 //! stop there. Otherwise the scanner tries only those detectors, only at
 //! word boundaries whose byte one of them can start with.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use audit_canon::AttrValue;
 
+use crate::EmitError;
 use crate::event::Event;
 
 /// What to keep of an IP address.
@@ -128,10 +132,15 @@ impl Privacy {
         }
     }
 
-    /// Scrubs `event` in place; returns how many values were replaced, or
-    /// refuses the event under [`PiiAction::Reject`] (IPs are always
-    /// handled by the IP mode, never refused).
-    pub fn scrub(&self, event: &mut Event) -> Result<u64, PrivacyError> {
+    /// Scrubs `event` in place, as the emitter does while it builds the
+    /// record: `subject.name`, and every key and string value of `attrs`.
+    /// Returns how many values were replaced, or refuses the event with the
+    /// error [`Emitter::emit`](crate::Emitter::emit) would give: under
+    /// [`PiiAction::Reject`] ([`EmitError::Privacy`]; IPs are always handled
+    /// by the IP mode, never refused), or when two keys of one object become
+    /// the same once rewritten ([`EmitError::Invalid`] with
+    /// `RecordError::KeysEqualAfterVisit`: keeping one would lose the other).
+    pub fn scrub(&self, event: &mut Event) -> Result<u64, EmitError> {
         if !self.enabled {
             return Ok(0);
         }
@@ -139,49 +148,74 @@ impl Privacy {
         if let Some(name) = &mut event.subject.name {
             n += self.scrub_str(name, &mut || "subject.name".to_owned())?;
         }
-        // The field path is only needed to name a refused value, so it is
-        // only built (and allocated) under `Reject`.
-        let track = self.pii == PiiAction::Reject;
-        let mut path = if track {
-            String::from("attrs")
-        } else {
-            String::new()
-        };
-        n += self.scrub_map(&mut event.attrs, &mut path, track)?;
+        // The path names a refused value or an object whose keys collide.
+        let mut path = String::from("attrs");
+        n += self.scrub_map(&mut event.attrs, &mut path)?;
         Ok(n)
     }
 
-    fn scrub_map(
-        &self,
-        map: &mut BTreeMap<String, AttrValue>,
-        path: &mut String,
-        track: bool,
-    ) -> Result<u64, PrivacyError> {
+    /// Each entry's key, then its value, in key order (the builder's walk);
+    /// then the rewritten keys put in place.
+    fn scrub_map(&self, map: &mut BTreeMap<String, AttrValue>, path: &mut String) -> Result<u64, EmitError> {
         let mut n = 0;
-        for (k, v) in map.iter_mut() {
+        // Keys rewritten, by their place in the map (rarely any).
+        let mut rewritten: Vec<(usize, String)> = Vec::new();
+        for (i, (k, v)) in map.iter_mut().enumerate() {
             let len = path.len();
-            if track {
-                path.push('/');
-                path.push_str(k);
-            }
-            n += self.scrub_value(v, path, track)?;
+            let new = match self.scrubbed(k) {
+                Ok(None) => None,
+                Ok(Some((new, count))) => {
+                    n += count;
+                    Some(new)
+                }
+                Err(kind) => {
+                    return Err(EmitError::Privacy(PrivacyError {
+                        field: format!("{path}/(key)"),
+                        kind,
+                    }));
+                }
+            };
+            path.push('/');
+            path.push_str(new.as_deref().unwrap_or(k));
+            n += self.scrub_value(v, path)?;
             path.truncate(len);
+            if let Some(new) = new {
+                rewritten.push((i, new));
+            }
+        }
+        if !rewritten.is_empty() {
+            // Rebuilt in key order, as the record builder does, so a
+            // collision is found where it finds it.
+            let mut rewritten = rewritten.into_iter().peekable();
+            for (i, (k, v)) in std::mem::take(map).into_iter().enumerate() {
+                let k = match rewritten.next_if(|(at, _)| *at == i) {
+                    Some((_, new)) => new,
+                    None => k,
+                };
+                if map.contains_key(&k) {
+                    return Err(EmitError::Invalid(
+                        audit_canon::RecordError::KeysEqualAfterVisit {
+                            path: path.clone(),
+                            key: k,
+                        },
+                    ));
+                }
+                map.insert(k, v);
+            }
         }
         Ok(n)
     }
 
-    fn scrub_value(&self, v: &mut AttrValue, path: &mut String, track: bool) -> Result<u64, PrivacyError> {
+    fn scrub_value(&self, v: &mut AttrValue, path: &mut String) -> Result<u64, EmitError> {
         match v {
             AttrValue::String(s) => self.scrub_str(s, &mut || path.clone()),
-            AttrValue::Object(m) => self.scrub_map(m, path, track),
+            AttrValue::Object(m) => self.scrub_map(m, path),
             AttrValue::Array(a) => {
                 let mut n = 0;
                 for (i, x) in a.iter_mut().enumerate() {
                     let len = path.len();
-                    if track {
-                        let _ = write!(path, "/{i}");
-                    }
-                    n += self.scrub_value(x, path, track)?;
+                    let _ = write!(path, "/{i}");
+                    n += self.scrub_value(x, path)?;
                     path.truncate(len);
                 }
                 Ok(n)
@@ -190,24 +224,51 @@ impl Privacy {
         }
     }
 
-    fn scrub_str(&self, s: &mut String, field: &mut dyn FnMut() -> String) -> Result<u64, PrivacyError> {
-        self.scrub_one(s)
-            .map_err(|kind| PrivacyError { field: field(), kind })
+    fn scrub_str(&self, s: &mut String, field: &mut dyn FnMut() -> String) -> Result<u64, EmitError> {
+        match self.scrubbed(s) {
+            Ok(None) => Ok(0),
+            Ok(Some((new, n))) => {
+                *s = new;
+                Ok(n)
+            }
+            Err(kind) => Err(EmitError::Privacy(PrivacyError { field: field(), kind })),
+        }
     }
 
-    /// Scrubs one string in place: how many values were replaced, or under
-    /// [`PiiAction::Reject`] the kind refused. A no-op when the policy is off.
-    pub(crate) fn scrub_one(&self, s: &mut String) -> Result<u64, PiiKind> {
+    /// Scrubs one string the record builder shows (a key comes borrowed
+    /// and is made owned only when rewritten): how many values were
+    /// replaced, or under [`PiiAction::Reject`] the kind refused.
+    pub(crate) fn scrub_cow(&self, s: &mut Cow<'_, str>) -> Result<u64, PiiKind> {
+        Ok(match self.scrubbed(s)? {
+            None => 0,
+            Some((new, n)) => {
+                *s = Cow::Owned(new);
+                n
+            }
+        })
+    }
+
+    /// `s` scrubbed and how many values were replaced, `None` when nothing
+    /// is (always, when the policy is off), or under [`PiiAction::Reject`]
+    /// the kind refused. The gate is inlined into every caller: most
+    /// strings, and nearly every key, stop there.
+    #[inline]
+    fn scrubbed(&self, s: &str) -> Result<Option<(String, u64)>, PiiKind> {
         if !self.enabled {
-            return Ok(0);
+            return Ok(None);
         }
-        let detectors = detectors(s);
-        if detectors == 0 {
-            return Ok(0);
+        match detectors(s) {
+            0 => Ok(None),
+            d => self.rewrite(s, d),
         }
+    }
+
+    /// [`Self::scrubbed`] past the gate, trying the `detectors` it let in.
+    #[inline(never)]
+    fn rewrite(&self, s: &str, detectors: u16) -> Result<Option<(String, u64)>, PiiKind> {
         let found = find_all(s, detectors);
         if found.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
         if self.pii == PiiAction::Reject
             && let Some(&(_, _, kind)) = found.iter().find(|(_, _, k)| *k != PiiKind::Ip)
@@ -227,8 +288,7 @@ impl Privacy {
             last = end;
         }
         out.push_str(s.get(last..).unwrap_or_default());
-        *s = out;
-        Ok(found.len() as u64)
+        Ok(Some((out, found.len() as u64)))
     }
 
     fn ip_replacement(&self, ip: &str, out: &mut String) {
@@ -313,18 +373,19 @@ static START: [u16; 256] = {
 };
 
 // What the first pass over a string notes, one bit per byte class.
-const F_DIGIT: u8 = 1;
-const F_AT: u8 = 1 << 1;
-const F_PUNCT: u8 = 1 << 2; // `.`, `-`, `:` or a space: worth counting
-const F_PLUS: u8 = 1 << 3;
-const F_SPACE: u8 = 1 << 4;
-const F_B: u8 = 1 << 5; // `B` or `b`
-const F_CAP_A: u8 = 1 << 6;
-const F_NRIC: u8 = 1 << 7; // one of `STFGM`
+const F_DIGIT: u16 = 1;
+const F_AT: u16 = 1 << 1;
+const F_PUNCT: u16 = 1 << 2; // `.`, `-`, `:` or a space: worth counting
+const F_PLUS: u16 = 1 << 3;
+const F_SPACE: u16 = 1 << 4;
+const F_B: u16 = 1 << 5; // `B` or `b`
+const F_CAP_A: u16 = 1 << 6;
+const F_NRIC: u16 = 1 << 7; // one of `STFGM`
+const F_COLON: u16 = 1 << 8;
 
 /// Class bits per byte, for the first pass of [`detectors`].
-static FLAG: [u8; 256] = {
-    let mut t = [0u8; 256];
+static FLAG: [u16; 256] = {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
@@ -352,6 +413,9 @@ static FLAG: [u8; 256] = {
         }
         if matches!(b, b'S' | b'T' | b'F' | b'G' | b'M') {
             f |= F_NRIC;
+        }
+        if b == b':' {
+            f |= F_COLON;
         }
         t[i] = f;
         i += 1;
@@ -398,8 +462,31 @@ fn counts(s: &str) -> [usize; 5] {
 /// and two of one separator. Most strings (words, hex ids, names such as
 /// `eu-west-1`, `tenant-0042` or `/v1/objects/tenant-0042/…`) end here
 /// with no bit set, after one pass or two.
+///
+/// Inlined: its first pass and the check that follows it are all that most
+/// strings, and nearly every key, cost.
+#[inline]
 fn detectors(s: &str) -> u16 {
-    let f = s.bytes().fold(0u8, |acc, b| acc | FLAG[usize::from(b)]);
+    let f = flags(s);
+    // Every detector needs one of these: a bearer token a space, a Google
+    // key an `A`, an email an `@`, an ARN or IPv6 address a colon, the
+    // others digits. Most keys and words (`content-type`, `user_agent`)
+    // have none and stop after one pass.
+    if f & (F_SPACE | F_CAP_A | F_AT | F_COLON | F_DIGIT) == 0 {
+        return 0;
+    }
+    detectors_of(s, f)
+}
+
+/// The class bits of every byte of `s`, or-ed: the gate's first pass.
+#[inline]
+fn flags(s: &str) -> u16 {
+    s.bytes().fold(0u16, |acc, b| acc | FLAG[usize::from(b)])
+}
+
+/// [`detectors`] of `s`, whose [`flags`] are `f`.
+#[inline(never)]
+fn detectors_of(s: &str, f: u16) -> u16 {
     let mut m = 0;
     if f & F_SPACE != 0 && f & F_B != 0 {
         m |= BEARER;
@@ -684,6 +771,8 @@ mod tests {
             4 => "[a-zA-Z0-9 .:@+_/()-]{0,12}",
             4 => "[0-9 .+-]{0,16}",
             1 => "[0-9a-fA-F:.-]{0,40}",
+            // Addresses with no digit at all (`fe::ab`, `::`).
+            1 => "[a-f:]{0,12}",
             1 => "[é☃ a-f0-9@:.-]{0,8}",
             1 => Just("jane.doe@example.org".to_owned()),
             1 => Just("+65 9123 4567".to_owned()),
@@ -698,6 +787,9 @@ mod tests {
             1 => Just("AIzaSyA-1234567890abcdefghijklmnopqrstu".to_owned()),
             1 => Just("Bearer abcdefgh12345".to_owned()),
             1 => Just("bEaReR abcdefgh12345".to_owned()),
+            // Secrets with no digit: only a space or an `A` lets them in.
+            1 => Just("Bearer abcdefghijkl".to_owned()),
+            1 => Just("AIzaSyA-abcdefghijklmnopqrstuvwxyzabcde".to_owned()),
         ];
         proptest::collection::vec(fragment, 0..5).prop_map(|v| v.concat())
     }

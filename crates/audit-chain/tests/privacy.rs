@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use audit_canon::{AttrValue, Limits, SubjectRef};
+use audit_canon::{AttrValue, Limits, RecordError, SubjectRef};
 use audit_chain::{EmitError, Emitter, Event, IpMode, PiiAction, PiiKind, Privacy, RamSink};
 use proptest::prelude::*;
 
@@ -162,38 +162,43 @@ fn the_emitter_scrubs_by_default_so_raw_values_never_reach_the_sink() {
 
 /// The emitter scrubs inside the record builder's walk; `Privacy::scrub`
 /// walks the event on its own. Both must give the same record, or refuse
-/// with the same field and kind.
+/// with the same error: a field and kind under `Reject`, or the object
+/// whose keys became equal once rewritten.
 fn check_emitter_agrees_with_scrub(policy: &Privacy, ev: &Event) {
     let mut ev = ev.clone();
     ev.ts_ms = Some(1_700_000_000_000);
-    let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("utf8");
+    let emit = |privacy: &Privacy, ev: Event| -> Result<String, EmitError> {
+        let sink = Arc::new(RamSink::new(10, 1 << 20));
+        let em = Emitter::new("svc@1", sink.clone(), Limits::default())
+            .expect("emitter")
+            .with_privacy(privacy.clone());
+        em.emit(ev)?;
+        let stored = sink.read("svc@1", "s").expect("read");
+        Ok(String::from_utf8(stored[0].canonical().to_vec()).expect("utf8"))
+    };
     let expected = {
         let mut ev = ev.clone();
         policy
             .scrub(&mut ev)
-            .map(|_| {
-                let sink = Arc::new(RamSink::new(10, 1 << 20));
-                let em = Emitter::new("svc@1", sink.clone(), Limits::default())
-                    .expect("emitter")
-                    .with_privacy(Privacy::off());
-                em.emit(ev).expect("a scrubbed event is a valid record");
-                text(sink.read("svc@1", "s").expect("read")[0].canonical())
-            })
+            .and_then(|_| emit(&Privacy::off(), ev))
             // The emitter names a field as the record has it: keys in NFC.
-            .map_err(|mut p| {
-                p.field = p.field.replace("cafe\u{301}", "caf\u{e9}");
-                p
+            .map_err(|e| {
+                let nfc = |s: &mut String| *s = s.replace("cafe\u{301}", "caf\u{e9}");
+                match e {
+                    EmitError::Privacy(mut p) => {
+                        nfc(&mut p.field);
+                        EmitError::Privacy(p)
+                    }
+                    EmitError::Invalid(RecordError::KeysEqualAfterVisit { mut path, mut key }) => {
+                        nfc(&mut path);
+                        nfc(&mut key);
+                        EmitError::Invalid(RecordError::KeysEqualAfterVisit { path, key })
+                    }
+                    e => e,
+                }
             })
     };
-    let sink = Arc::new(RamSink::new(10, 1 << 20));
-    let em = Emitter::new("svc@1", sink.clone(), Limits::default())
-        .expect("emitter")
-        .with_privacy(policy.clone());
-    let actual = match em.emit(ev.clone()) {
-        Ok(_) => Ok(text(sink.read("svc@1", "s").expect("read")[0].canonical())),
-        Err(EmitError::Privacy(p)) => Err(p),
-        Err(e) => panic!("unexpected refusal: {e}"),
-    };
+    let actual = emit(policy, ev.clone());
     assert_eq!(actual, expected, "policy {policy:?}, event {ev:?}");
 }
 
@@ -230,6 +235,23 @@ fn the_emitter_scrubs_as_privacy_scrub_does_at_every_depth() {
         Event::new("s", "K", "ok")
             .attr("ip", "203.0.113.9")
             .attr("key", "AIzaSyA-1234567890abcdefghijklmnopqrstu"),
+        // Keys: rewritten, refused, or two of them becoming one.
+        Event::new("s", "K", "ok")
+            .attr("peers", nested("203.0.113.7", "up"))
+            .attr("jane@example.com", "mail a@b.co"),
+        Event::new("s", "K", "ok").attr(
+            "peers",
+            AttrValue::Object(
+                [
+                    ("10.0.0.1".to_owned(), AttrValue::from("up")),
+                    ("10.0.0.2".to_owned(), AttrValue::from("down")),
+                ]
+                .into(),
+            ),
+        ),
+        Event::new("s", "K", "ok")
+            .attr("host 10.0.0.1", nested("x", "S1234567D"))
+            .attr("[ip]", 1u64),
     ];
     let policies = [
         Privacy::default(),
@@ -273,9 +295,15 @@ fn pii_value() -> impl Strategy<Value = AttrValue> {
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..3).prop_map(AttrValue::Array),
-            proptest::collection::btree_map("[a-z]{1,5}", inner, 0..3).prop_map(AttrValue::Object),
+            proptest::collection::btree_map(key(), inner, 0..3).prop_map(AttrValue::Object),
         ]
     })
+}
+
+/// Keys: mostly plain, some holding personal data (which may become
+/// equal once rewritten).
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![4 => "[a-z]{1,5}", 1 => pii_text()]
 }
 
 proptest! {
@@ -288,7 +316,7 @@ proptest! {
     /// every policy.
     #[test]
     fn the_emitter_scrubs_generated_events_as_privacy_scrub_does(
-        attrs in proptest::collection::btree_map("[a-z]{1,5}", pii_value(), 0..5),
+        attrs in proptest::collection::btree_map(key(), pii_value(), 0..5),
         name in proptest::option::of(pii_text()),
         policy in 0usize..4,
     ) {
@@ -302,4 +330,73 @@ proptest! {
         ev.attrs = attrs;
         check_emitter_agrees_with_scrub(&policy, &ev);
     }
+}
+
+/// Keys of `attrs` are scrubbed as their values are: an address or an
+/// email used as a key never reaches the sink; two keys that become the
+/// same refuse the event (keeping one would lose the other); under
+/// `Reject` a key is refused without being named.
+#[test]
+fn attrs_keys_are_scrubbed_and_never_reach_the_sink() {
+    let sink = Arc::new(RamSink::new(100, 1 << 20));
+    let em = Emitter::new("svc@1", sink.clone(), Limits::default()).expect("emitter");
+    let peers = |keys: &[&str]| {
+        AttrValue::Object(
+            keys.iter()
+                .map(|k| ((*k).to_owned(), AttrValue::from("up")))
+                .collect(),
+        )
+    };
+    em.emit(
+        Event::new("s", "K", "ok")
+            .attr("peers", peers(&["203.0.113.7"]))
+            .attr("jane@example.com", 1u64),
+    )
+    .expect("emit");
+    let stored = sink.read("svc@1", "s").expect("read");
+    let bytes = String::from_utf8(stored[0].canonical().to_vec()).expect("utf8");
+    assert!(
+        bytes.contains(r#""attrs":{"[email]":1,"peers":{"[ip]":"up"}}"#),
+        "{bytes}"
+    );
+    // Two addresses as keys of one object both become `[ip]`.
+    let err = em
+        .emit(Event::new("s", "K", "ok").attr("peers", peers(&["10.0.0.1", "10.0.0.2"])))
+        .expect_err("refused");
+    assert_eq!(
+        err,
+        EmitError::Invalid(RecordError::KeysEqualAfterVisit {
+            path: "attrs/peers".into(),
+            key: "[ip]".into(),
+        })
+    );
+    assert_eq!(
+        sink.read("svc@1", "s").expect("read").len(),
+        1,
+        "nothing of it was stored"
+    );
+    // With prefixes, two addresses of different networks stay apart.
+    let prefix = Emitter::new("svc@2", sink.clone(), Limits::default())
+        .expect("emitter")
+        .with_privacy(Privacy::new(IpMode::Prefix, PiiAction::Redact));
+    prefix
+        .emit(Event::new("s", "K", "ok").attr("peers", peers(&["10.0.0.1", "10.0.1.2"])))
+        .expect("emit");
+    let stored = sink.read("svc@2", "s").expect("read");
+    assert_eq!(
+        stored[0].record().attrs().get("peers"),
+        Some(&peers(&["10.0.0.0/24", "10.0.1.0/24"]))
+    );
+    // Under reject, the key is refused by its object's path, not by itself.
+    let reject = Emitter::new("svc@3", sink.clone(), Limits::default())
+        .expect("emitter")
+        .with_privacy(Privacy::new(IpMode::Drop, PiiAction::Reject));
+    let err = reject
+        .emit(Event::new("s", "K", "ok").attr("by", peers(&["jane@example.com"])))
+        .expect_err("refused");
+    let EmitError::Privacy(p) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!((p.field.as_str(), p.kind), ("attrs/by/(key)", PiiKind::Email));
+    assert!(!err.to_string().contains("jane"), "{err}");
 }
