@@ -2,23 +2,28 @@
 //! verified, several writers merged in the global order of FORMAT-v1.md
 //! section 3.
 //!
-//! Two passes over the same bytes (sealed segments and bundle files are
-//! mapped, the open segment is read once): the first verifies every frame
-//! and link up to the first failure, the second prints what was verified.
-//! One writer's records come out in the order it wrote them. Several
-//! writers are merged by the key `(ts_ms, writer_id bytes, seq)` of each
-//! writer's next record, as `audit_chain::Merge` merges chains: a writer's
-//! own records are never reordered, since `ts_ms` is advisory. Memory is
-//! the files' bytes and one record per writer, never one entry per record.
+//! Two passes over the same bytes: the first verifies every frame and link
+//! up to the first failure, the second prints what was verified. One
+//! writer's records come out in the order it wrote them. Several writers
+//! are merged by the key `(ts_ms, writer_id bytes, seq)` of each writer's
+//! next record, as `audit_chain::Merge` merges chains: a writer's own
+//! records are never reordered, since `ts_ms` is advisory.
+//!
+//! Memory: sealed segments and bundle files are mapped one at a time by
+//! the first pass and by each writer's cursor in the second; the newest
+//! segment (which may still grow) is read once and shared. So it is the
+//! newest segment plus one mapped file per writer, never an entry per
+//! record.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use audit_canon::{Digest, Limits};
+use audit_canon::Limits;
 use audit_verify::{
-    Chains, FileBytes, SegmentError, SegmentReader, Step, check_frame, parse_segment_file_name, scan_segment,
+    Chains, Decoded, FileBytes, SegmentError, SegmentReader, Step, check_frame, decode_frame,
+    parse_segment_file_name, scan_segment,
 };
 
 use crate::exit::Exit;
@@ -32,11 +37,8 @@ pub(crate) struct Filter<'a> {
 }
 
 impl Filter<'_> {
-    /// `stream` is `None` only when no stream is asked for.
-    fn wants(&self, stream: Option<&str>, seq: u64) -> bool {
-        self.stream.is_none_or(|s| stream == Some(s))
-            && self.from.is_none_or(|f| seq >= f)
-            && self.to.is_none_or(|t| seq <= t)
+    fn wants_seq(&self, seq: u64) -> bool {
+        self.from.is_none_or(|f| seq >= f) && self.to.is_none_or(|t| seq <= t)
     }
 }
 
@@ -44,7 +46,9 @@ impl Filter<'_> {
 struct File {
     path: PathBuf,
     number: u64,
-    bytes: FileBytes,
+    /// Nobody appends to it any more (a sealed segment, a bundle file):
+    /// it may be mapped.
+    sealed: bool,
 }
 
 /// Runs `cat PATH [--stream S] [--from SEQ] [--to SEQ]`.
@@ -52,32 +56,37 @@ pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &m
     let bundle = path.join(audit_verify::MANIFEST_FILE).exists();
     let files = match files_of(path, bundle) {
         Ok(f) => f,
+        Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", path.display())),
+    };
+    let checked = match check_all(&files, bundle) {
+        Ok(c) => c,
         Err((p, e)) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", p.display())),
     };
-    let checked = check_all(&files, bundle);
-    let mut merge = Merge::new(&files, &checked, filter.stream.is_some());
-    while let Some(r) = merge.next_record() {
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => return crate::fail(err, Exit::Structure, format_args!("{e}")),
-        };
-        let stream = r.head.as_ref().map(|h| h.stream.as_ref());
-        if filter.wants(stream, r.seq) && !print(out, r.canonical, &r.digest) {
-            return Exit::Io;
+    let ctx = Ctx {
+        files: &files,
+        checked: &checked,
+        filter,
+    };
+    let mut merge = Merge::new(&ctx);
+    while let Some(r) = merge.next_record(&ctx) {
+        // Only a file that changed after its check, or stdout (closed by
+        // `| head`: no message), fails here.
+        match r.and_then(|r| r.print(&files, out)) {
+            Ok(true) => {}
+            Ok(false) => return Exit::Io,
+            Err(e) => return crate::fail(err, Exit::Io, format_args!("{e}")),
         }
     }
-    match checked.failure {
+    match &checked.failure {
         None => Exit::Ok,
         Some(f) => crate::fail(err, class_exit(f.class), format_args!("{f}")),
     }
 }
 
 /// The segment files of a WAL directory, or the record files of a bundle,
-/// by number, read: sealed segments and bundle files (never appended to)
-/// are mapped.
-fn files_of(path: &Path, bundle: bool) -> Result<Vec<File>, (PathBuf, std::io::Error)> {
-    let rd = std::fs::read_dir(path).map_err(|e| (path.to_owned(), e))?;
-    let mut named: Vec<(u64, PathBuf)> = rd
+/// by number.
+fn files_of(path: &Path, bundle: bool) -> std::io::Result<Vec<File>> {
+    let mut named: Vec<(u64, PathBuf)> = std::fs::read_dir(path)?
         .filter_map(|e| {
             let e = e.ok()?;
             let name = e.file_name().into_string().ok()?;
@@ -94,29 +103,35 @@ fn files_of(path: &Path, bundle: bool) -> Result<Vec<File>, (PathBuf, std::io::E
         .collect();
     named.sort();
     let last = named.last().map_or(0, |s| s.0);
-    named
+    Ok(named
         .into_iter()
-        .map(|(number, path)| {
-            let bytes =
-                audit_verify::read_file(&path, bundle || number != last).map_err(|e| (path.clone(), e))?;
-            Ok(File { path, number, bytes })
+        .map(|(number, path)| File {
+            path,
+            number,
+            sealed: bundle || number != last,
         })
-        .collect()
+        .collect())
+}
+
+fn load(f: &File) -> Result<FileBytes, (PathBuf, std::io::Error)> {
+    audit_verify::read_file(&f.path, f.sealed).map_err(|e| (f.path.clone(), e))
 }
 
 /// What the verifying pass found.
 struct Checked {
     /// The writers seen, in byte order.
-    writers: BTreeSet<String>,
+    writers: Vec<String>,
     /// Where verification stopped (file index, offset): frames from there
     /// on are not printed.
     stop: Option<(usize, u64)>,
     failure: Option<audit_verify::Failure>,
+    /// The newest segment's bytes, read once for both passes.
+    newest: Option<Rc<FileBytes>>,
 }
 
 /// The first pass: every frame checked (canonical bytes, digest, `v` and
 /// `seq`) and, in a WAL, linked into its chain.
-fn check_all(files: &[File], bundle: bool) -> Checked {
+fn check_all(files: &[File], bundle: bool) -> Result<Checked, (PathBuf, std::io::Error)> {
     let limits = Limits::default();
     let mut chains = Chains::new();
     let mut writers = BTreeSet::new();
@@ -127,39 +142,70 @@ fn check_all(files: &[File], bundle: bool) -> Checked {
             writers.insert(last_writer.clone());
         }
     };
-    let newest = files.len().saturating_sub(1);
+    let mut newest = None;
+    let mut stop = None;
+    let mut failure = None;
     for (i, f) in files.iter().enumerate() {
+        let bytes = Rc::new(load(f)?);
         let res = if bundle {
             // A bundle's chain may start mid-stream, so frames are checked
             // here and `auditctl verify` checks the rest.
-            check_bundle_file(f, &limits, &mut seen)
+            check_bundle_file(f, &bytes, &limits, &mut seen)
         } else {
-            scan_segment(&f.bytes, f.number, i == newest, &mut chains, &limits, |_, l| {
+            scan_segment(&bytes, f.number, !f.sealed, &mut chains, &limits, |_, l| {
                 seen(&l.writer_id);
             })
             .map(drop)
         };
+        if !f.sealed {
+            newest = Some(bytes);
+        }
         if let Err(e) = res {
-            return Checked {
-                writers,
-                stop: Some((i, e.offset())),
-                failure: Some(audit_verify::Failure::from_segment(f.path.clone(), &e)),
-            };
+            stop = Some((i, e.offset()));
+            failure = Some(audit_verify::Failure::from_segment(f.path.clone(), &e));
+            break;
         }
     }
-    Checked {
-        writers,
-        stop: None,
-        failure: None,
-    }
+    Ok(Checked {
+        writers: writers.into_iter().collect(),
+        stop,
+        failure,
+        newest,
+    })
 }
 
-fn check_bundle_file(f: &File, limits: &Limits, seen: &mut impl FnMut(&str)) -> Result<(), SegmentError> {
-    let mut r = SegmentReader::new(&f.bytes, f.number)?;
+fn check_bundle_file(
+    f: &File,
+    bytes: &[u8],
+    limits: &Limits,
+    seen: &mut impl FnMut(&str),
+) -> Result<(), SegmentError> {
+    let mut r = SegmentReader::new(bytes, f.number)?;
     while let Step::Frame(frame) = r.next_step()? {
         seen(&check_frame(&frame, f.number, limits)?.writer_id);
     }
     Ok(())
+}
+
+/// What the second pass shares.
+struct Ctx<'a> {
+    files: &'a [File],
+    checked: &'a Checked,
+    filter: &'a Filter<'a>,
+}
+
+impl Ctx<'_> {
+    /// File `i`'s bytes: the newest segment as the first pass read it,
+    /// any other mapped again.
+    fn bytes(&self, i: usize) -> Result<Rc<FileBytes>, String> {
+        let f = self.files.get(i).ok_or("no such file")?;
+        match &self.checked.newest {
+            Some(b) if !f.sealed => Ok(b.clone()),
+            _ => load(f)
+                .map(Rc::new)
+                .map_err(|(p, e)| format!("{}: {e}", p.display())),
+        }
+    }
 }
 
 /// The fields a record's canonical bytes start with (their key order is
@@ -168,101 +214,127 @@ fn check_bundle_file(f: &File, limits: &Limits, seen: &mut impl FnMut(&str)) -> 
 struct Head<'a> {
     ts_ms: u64,
     #[serde(borrow)]
-    writer_id: Cow<'a, str>,
+    writer_id: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
-    stream: Cow<'a, str>,
+    stream: std::borrow::Cow<'a, str>,
 }
 
-/// A verified record on its way out.
-struct Record<'a> {
-    /// Read when writers are merged or a stream is asked for.
-    head: Option<Head<'a>>,
+/// A verified record on its way out: where its frame is.
+struct Record {
+    ts_ms: u64,
     seq: u64,
-    canonical: &'a [u8],
-    digest: Digest,
-}
-
-/// One writer's records (every record when `writer` is `None`), in file
-/// order, up to where verification stopped.
-struct Cursor<'a> {
-    files: &'a [File],
-    stop: Option<(usize, u64)>,
-    writer: Option<&'a str>,
-    /// Read each record's [`Head`] (always, when `writer` is given).
-    heads: bool,
+    bytes: Rc<FileBytes>,
+    /// The frame's file (index) and offset.
     file: usize,
-    reader: Option<SegmentReader<'a>>,
+    offset: u64,
 }
 
-impl<'a> Cursor<'a> {
-    fn next_record(&mut self) -> Option<Result<Record<'a>, String>> {
+impl Record {
+    /// Prints the record with its `self_hash` (its frame's digest, which
+    /// the first pass checked is the digest of its bytes); false when
+    /// stdout fails.
+    fn print(&self, files: &[File], out: &mut dyn Write) -> Result<bool, String> {
+        let at = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let Decoded::Frame(f) = decode_frame(self.bytes.get(at..).unwrap_or_default(), self.offset) else {
+            let path = files.get(self.file).map(|f| f.path.display().to_string());
+            return Err(format!(
+                "{} at offset {}: the frame changed after it was verified",
+                path.unwrap_or_default(),
+                self.offset
+            ));
+        };
+        let text = String::from_utf8_lossy(f.canonical);
+        let body = text.strip_suffix('}').unwrap_or(&text);
+        Ok(writeln!(out, "{body},\"self_hash\":\"{}\"}}", f.digest).is_ok())
+    }
+}
+
+/// One writer's wanted records (every wanted record when `writer` is
+/// `None`), in file order, up to where verification stopped.
+struct Cursor {
+    /// Index into `Checked::writers`.
+    writer: Option<usize>,
+    file: usize,
+    /// The current file's bytes and the next frame's offset in it.
+    at: Option<(Rc<FileBytes>, u64)>,
+}
+
+impl Cursor {
+    fn next_record(&mut self, ctx: &Ctx<'_>) -> Option<Result<Record, String>> {
+        // Records' leading fields are read when writers are merged or a
+        // stream is asked for.
+        let heads = self.writer.is_some() || ctx.filter.stream.is_some();
         loop {
-            let f = self.files.get(self.file)?;
-            let reader = match &mut self.reader {
-                Some(r) => r,
-                None => self.reader.insert(SegmentReader::new(&f.bytes, f.number).ok()?),
-            };
-            let frame = match reader.next_step() {
-                Ok(Step::Frame(frame)) => frame,
-                // The end, a torn tail, or an error the first pass stopped at.
+            let f = ctx.files.get(self.file)?;
+            if self.at.is_none() {
+                match ctx.bytes(self.file) {
+                    Ok(b) => self.at = Some((b, audit_verify::SEGMENT_HEADER_LEN as u64)),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let (bytes, pos) = self.at.as_mut()?;
+            let step = SegmentReader::at(bytes, f.number, *pos).map(|mut r| (r.next_step(), r.position()));
+            let frame = match step {
+                Ok((Ok(Step::Frame(frame)), next)) => {
+                    *pos = next;
+                    frame
+                }
+                // The end, a torn tail, or what the first pass stopped at.
                 _ => {
                     self.file += 1;
-                    self.reader = None;
+                    self.at = None;
                     continue;
                 }
             };
-            if self
-                .stop
-                .is_some_and(|(i, offset)| (self.file, frame.offset) >= (i, offset))
-            {
+            let stop = ctx.checked.stop;
+            if stop.is_some_and(|(i, offset)| (self.file, frame.offset) >= (i, offset)) {
                 return None;
             }
-            if !self.heads {
-                return Some(Ok(Record {
-                    head: None,
-                    seq: frame.seq,
-                    canonical: frame.canonical,
-                    digest: frame.digest,
-                }));
+            if !ctx.filter.wants_seq(frame.seq) {
+                continue;
             }
-            let head = match serde_json::from_slice::<Head<'a>>(frame.canonical) {
-                Ok(h) => h,
-                Err(e) => {
-                    return Some(Err(format!(
-                        "{} at offset {}: the record changed after it was verified ({e})",
-                        f.path.display(),
-                        frame.offset
-                    )));
+            let mut ts_ms = 0;
+            if heads {
+                let head = match serde_json::from_slice::<Head<'_>>(frame.canonical) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        return Some(Err(format!(
+                            "{} at offset {}: the record changed after it was verified ({e})",
+                            f.path.display(),
+                            frame.offset
+                        )));
+                    }
+                };
+                let writer = self.writer.and_then(|w| ctx.checked.writers.get(w));
+                if writer.is_some_and(|w| *w != head.writer_id)
+                    || ctx.filter.stream.is_some_and(|s| s != head.stream)
+                {
+                    continue;
                 }
-            };
-            if self.writer.is_none_or(|w| w == head.writer_id) {
-                return Some(Ok(Record {
-                    head: Some(head),
-                    seq: frame.seq,
-                    canonical: frame.canonical,
-                    digest: frame.digest,
-                }));
+                ts_ms = head.ts_ms;
             }
+            return Some(Ok(Record {
+                ts_ms,
+                seq: frame.seq,
+                bytes: bytes.clone(),
+                file: self.file,
+                offset: frame.offset,
+            }));
         }
     }
 }
 
 /// The next record of writer `input`, ordered by the global key (writers
 /// differ, so keys never tie).
-struct Next<'a> {
-    record: Record<'a>,
+struct Next<'w> {
+    record: Record,
+    writer: &'w [u8],
     input: usize,
 }
 
 impl Next<'_> {
-    /// (With one cursor, which reads no head, there is nothing to order.)
     fn key(&self) -> (u64, &[u8], u64) {
-        let h = self.record.head.as_ref();
-        (
-            h.map_or(0, |h| h.ts_ms),
-            h.map_or(&[][..], |h| h.writer_id.as_bytes()),
-            self.record.seq,
-        )
+        (self.record.ts_ms, self.writer, self.record.seq)
     }
 }
 
@@ -289,25 +361,22 @@ impl Ord for Next<'_> {
 
 /// The second pass: one cursor per writer, merged (one cursor over every
 /// record when there is one writer).
-struct Merge<'a> {
-    cursors: Vec<Cursor<'a>>,
-    heap: BinaryHeap<Next<'a>>,
+struct Merge<'w> {
+    cursors: Vec<Cursor>,
+    heap: BinaryHeap<Next<'w>>,
     failed: Option<String>,
 }
 
-impl<'a> Merge<'a> {
-    /// `streams`: a stream is asked for, so every record's head is read.
-    fn new(files: &'a [File], checked: &'a Checked, streams: bool) -> Self {
-        let cursor = |writer: Option<&'a str>| Cursor {
-            files,
-            stop: checked.stop,
+impl<'w> Merge<'w> {
+    fn new(ctx: &Ctx<'w>) -> Self {
+        let writers = &ctx.checked.writers;
+        let cursor = |writer| Cursor {
             writer,
-            heads: streams || writer.is_some(),
             file: 0,
-            reader: None,
+            at: None,
         };
-        let cursors: Vec<Cursor<'a>> = if checked.writers.len() > 1 {
-            checked.writers.iter().map(|w| cursor(Some(w.as_str()))).collect()
+        let cursors = if writers.len() > 1 {
+            (0..writers.len()).map(|w| cursor(Some(w))).collect()
         } else {
             vec![cursor(None)]
         };
@@ -317,33 +386,36 @@ impl<'a> Merge<'a> {
             failed: None,
         };
         for i in 0..m.cursors.len() {
-            m.refill(i);
+            m.refill(i, ctx);
         }
         m
     }
 
-    fn refill(&mut self, input: usize) {
-        match self.cursors.get_mut(input).and_then(Cursor::next_record) {
-            Some(Ok(record)) => self.heap.push(Next { record, input }),
+    fn refill(&mut self, input: usize, ctx: &Ctx<'w>) {
+        let Some(cursor) = self.cursors.get_mut(input) else {
+            return;
+        };
+        let writer = cursor
+            .writer
+            .and_then(|w| ctx.checked.writers.get(w))
+            .map_or(&[][..], |w| w.as_bytes());
+        match cursor.next_record(ctx) {
+            Some(Ok(record)) => self.heap.push(Next {
+                record,
+                writer,
+                input,
+            }),
             Some(Err(e)) => self.failed = Some(e),
             None => {}
         }
     }
 
-    fn next_record(&mut self) -> Option<Result<Record<'a>, String>> {
+    fn next_record(&mut self, ctx: &Ctx<'w>) -> Option<Result<Record, String>> {
         if let Some(e) = self.failed.take() {
             return Some(Err(e));
         }
         let next = self.heap.pop()?;
-        self.refill(next.input);
+        self.refill(next.input, ctx);
         Some(Ok(next.record))
     }
-}
-
-/// Prints one record with its `self_hash` (its frame's digest, which the
-/// first pass checked is the digest of its bytes); false when stdout fails.
-fn print(out: &mut dyn Write, canonical: &[u8], digest: &Digest) -> bool {
-    let text = String::from_utf8_lossy(canonical);
-    let body = text.strip_suffix('}').unwrap_or(&text);
-    writeln!(out, "{body},\"self_hash\":\"{digest}\"}}").is_ok()
 }
