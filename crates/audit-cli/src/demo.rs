@@ -163,11 +163,14 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     let (wal, report) = WalSink::open(&wal_dir, opts).map_err(|e| DemoError(Exit::Io, e.to_string()))?;
     writeln!(
         out,
-        "  4. reopened the WAL: {} records in {} streams recovered, {} parsed (sealed segments checked by digest), no torn tail: {}, in {:.3} s",
+        "  4. reopened the WAL: {} records in {} streams recovered, {} parsed (sealed segments checked by digest), {}, in {:.3} s",
         report.records,
         report.streams,
         report.records_scanned,
-        report.torn.is_none(),
+        match &report.torn {
+            None => "no torn tail".to_owned(),
+            Some(t) => format!("a torn tail of {} bytes cut", t.len),
+        },
         secs(t)
     )?;
 
