@@ -58,6 +58,9 @@ pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &m
         Ok(f) => f,
         Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", path.display())),
     };
+    if let Some(f) = missing_file(path, bundle, &files) {
+        return crate::fail(err, class_exit(f.class), format_args!("{f}"));
+    }
     let checked = match check_all(&files, bundle) {
         Ok(c) => c,
         Err((p, e)) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", p.display())),
@@ -91,10 +94,13 @@ fn files_of(path: &Path, bundle: bool) -> std::io::Result<Vec<File>> {
             let e = e.ok()?;
             let name = e.file_name().into_string().ok()?;
             let n = if bundle {
-                name.strip_prefix("records-")?
+                // One number, one name, as for segments.
+                let n: u64 = name
+                    .strip_prefix("records-")?
                     .strip_suffix(".seg")?
                     .parse()
-                    .ok()?
+                    .ok()?;
+                (name == format!("records-{n:06}.seg")).then_some(n)?
             } else {
                 parse_segment_file_name(&name)?
             };
@@ -111,6 +117,33 @@ fn files_of(path: &Path, bundle: bool) -> std::io::Result<Vec<File>> {
             sealed: bundle || number != last,
         })
         .collect())
+}
+
+/// The first file missing from the numbers `1..=last` (as `auditctl
+/// verify` finds it), so that a removed segment is never skipped in
+/// silence; a directory with none is missing the first.
+fn missing_file(dir: &Path, bundle: bool, files: &[File]) -> Option<audit_verify::Failure> {
+    let last = files.last().map_or(0, |f| f.number);
+    // The numbers are sorted and distinct: the first one out of place.
+    let missing = match files.iter().zip(1u64..).find(|(f, n)| f.number != *n) {
+        Some((_, n)) => n,
+        None if files.is_empty() => 1,
+        None => return None,
+    };
+    let (name, what) = if bundle {
+        (format!("records-{missing:06}.seg"), "records file")
+    } else {
+        (audit_verify::segment_file_name(missing), "segment")
+    };
+    Some(audit_verify::Failure {
+        class: audit_verify::FailureClass::Structure,
+        code: "missing_segment",
+        file: dir.join(name),
+        offset: None,
+        stream: None,
+        seq: None,
+        reason: format!("{what} {missing} is missing ({what}s run to {last})"),
+    })
 }
 
 fn load(f: &File) -> Result<FileBytes, (PathBuf, std::io::Error)> {

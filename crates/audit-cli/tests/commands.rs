@@ -804,4 +804,17 @@ fn cat_merges_writers_across_sealed_and_open_segments() {
         got(&["cat", p(&wal), "--stream", "y", "--from", "5", "--to", "9"]),
         y
     );
+    // A removed segment is a structure failure before anything is
+    // printed, as `verify` reports it; never a silent gap.
+    std::fs::remove_file(wal.join("wal-000002.seg")).expect("remove");
+    let o = auditctl(&["cat", p(&wal)], b"");
+    assert!(o.stdout.is_empty());
+    let e = exits(&o, 4);
+    assert!(
+        e.contains("(missing_segment)") && e.contains("wal-000002.seg"),
+        "{e}"
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    assert!(exits(&auditctl(&["cat", p(&empty)], b""), 4).contains("wal-000001.seg"));
 }
