@@ -11,6 +11,7 @@ use crate::exit::Exit;
 fn prove_exit(e: &ProveError) -> Exit {
     match e {
         ProveError::Dir { .. } => Exit::Integrity,
+        ProveError::MissingSegment { .. } => Exit::Structure,
         ProveError::Export(_) | ProveError::Read(_) => Exit::Integrity,
         _ => Exit::Usage,
     }

@@ -71,6 +71,25 @@ pub enum ProveError {
         /// The writers.
         writers: String,
     },
+    /// A segment number between 1 and the last is missing (or the
+    /// directory has none): the log is not whole.
+    #[error("{}: segment {missing} is missing (segments run to {last})", path.display())]
+    MissingSegment {
+        /// The missing segment's path.
+        path: PathBuf,
+        /// Its number.
+        missing: u64,
+        /// The last segment's number (0: none).
+        last: u64,
+    },
+    /// No record of the stream (of the writer, when one is named).
+    #[error("stream {stream:?} has no records in {}", dir.display())]
+    NoRecords {
+        /// The stream.
+        stream: String,
+        /// The WAL directory.
+        dir: PathBuf,
+    },
 }
 
 /// One record of a stream as read from a WAL directory: its canonical bytes
@@ -165,6 +184,18 @@ fn scan_stream_dir<T: Default>(
         .collect();
     segs.sort();
     let last = segs.last().map_or(0, |s| s.0);
+    // Numbers are sorted and distinct: the first one out of place.
+    let missing = match segs.iter().zip(1u64..).find(|((n, _), i)| n != i) {
+        Some((_, i)) => Some(i),
+        None => segs.is_empty().then_some(1),
+    };
+    if let Some(missing) = missing {
+        return Err(ProveError::MissingSegment {
+            path: dir.join(audit_verify::segment_file_name(missing)),
+            missing,
+            last,
+        });
+    }
     let mut chains = Chains::new();
     let mut by_writer: BTreeMap<String, T> = BTreeMap::new();
     for (n, path) in &segs {
@@ -185,13 +216,10 @@ fn scan_stream_dir<T: Default>(
             writers: by_writer.keys().cloned().collect::<Vec<_>>().join(", "),
         });
     }
-    match by_writer.into_iter().next() {
-        Some(found) => Ok(found),
-        None => Err(ProveError::NoCheckpoint {
-            stream: stream.to_owned(),
-            end: 0,
-        }),
-    }
+    by_writer.into_iter().next().ok_or_else(|| ProveError::NoRecords {
+        stream: stream.to_owned(),
+        dir: dir.to_path_buf(),
+    })
 }
 
 /// Where a [`Prover`] finds a record's bytes and digest.

@@ -223,3 +223,39 @@ fn a_tampered_proof_fails_with_its_class() {
     let e = verify_proof(&flip(&c, at), &trust).expect_err("consistency path");
     assert!(matches!(e, ProofError::Consistency(_)), "{e}");
 }
+
+/// Reading a stream's leaves from a directory: a stream with no records is
+/// named as such, and a missing segment (or none at all) is refused, never
+/// read past.
+#[test]
+fn a_stream_without_records_and_a_missing_segment_are_named() {
+    let (t, wal, _key, _ends) = setup();
+    wal.close().expect("close");
+    let dir = t.path().join("wal");
+    let err = read_stream_leaves(&dir, None, "nope", |_| false).expect_err("no records");
+    assert!(
+        matches!(&err, ProveError::NoRecords { stream, .. } if stream == "nope"),
+        "{err}"
+    );
+    assert!(read_stream_leaves(&dir, None, "s", |_| false).is_ok());
+    std::fs::remove_file(dir.join("wal-000002.seg")).expect("remove");
+    let err = read_stream_leaves(&dir, None, "s", |_| false).expect_err("missing");
+    assert!(
+        matches!(err, ProveError::MissingSegment { missing: 2, last, .. } if last >= 3),
+        "{err}"
+    );
+    let empty = t.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let err = read_stream_leaves(&empty, None, "s", |_| false).expect_err("empty");
+    assert!(
+        matches!(
+            err,
+            ProveError::MissingSegment {
+                missing: 1,
+                last: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
