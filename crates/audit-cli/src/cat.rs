@@ -124,12 +124,7 @@ fn files_of(path: &Path, bundle: bool) -> std::io::Result<Vec<File>> {
 /// silence; a directory with none is missing the first.
 fn missing_file(dir: &Path, bundle: bool, files: &[File]) -> Option<audit_verify::Failure> {
     let last = files.last().map_or(0, |f| f.number);
-    // The numbers are sorted and distinct: the first one out of place.
-    let missing = match files.iter().zip(1u64..).find(|(f, n)| f.number != *n) {
-        Some((_, n)) => n,
-        None if files.is_empty() => 1,
-        None => return None,
-    };
+    let missing = audit_verify::first_missing_segment(files.iter().map(|f| f.number))?;
     let (name, what) = if bundle {
         (format!("records-{missing:06}.seg"), "records file")
     } else {

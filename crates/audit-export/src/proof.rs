@@ -184,12 +184,7 @@ fn scan_stream_dir<T: Default>(
         .collect();
     segs.sort();
     let last = segs.last().map_or(0, |s| s.0);
-    // Numbers are sorted and distinct: the first one out of place.
-    let missing = match segs.iter().zip(1u64..).find(|((n, _), i)| n != i) {
-        Some((_, i)) => Some(i),
-        None => segs.is_empty().then_some(1),
-    };
-    if let Some(missing) = missing {
+    if let Some(missing) = audit_verify::first_missing_segment(segs.iter().map(|s| s.0)) {
         return Err(ProveError::MissingSegment {
             path: dir.join(audit_verify::segment_file_name(missing)),
             missing,

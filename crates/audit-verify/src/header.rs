@@ -106,9 +106,38 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     (segment_file_name(n) == name).then_some(n)
 }
 
+/// The first number missing from a directory's segment `numbers`
+/// (sorted, distinct), which must run from 1 without a gap: 1 when there
+/// are none, `None` when they are whole. Every reader of a WAL directory
+/// refuses one with a gap (FORMAT-v1.md section 4: a missing segment
+/// number is corruption).
+pub fn first_missing_segment(numbers: impl IntoIterator<Item = u64>) -> Option<u64> {
+    let mut expected = 1;
+    for n in numbers {
+        if n != expected {
+            return Some(expected);
+        }
+        expected += 1;
+    }
+    (expected == 1).then_some(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_missing_segment_is_found_and_none_is_missing_the_first() {
+        let check = |ns: &[u64], want: Option<u64>| {
+            assert_eq!(first_missing_segment(ns.iter().copied()), want, "{ns:?}")
+        };
+        check(&[], Some(1));
+        check(&[1], None);
+        check(&[1, 2, 3], None);
+        check(&[2, 3], Some(1));
+        check(&[1, 3], Some(2));
+        check(&[1, 2, 4, 5], Some(3));
+    }
 
     #[test]
     fn header_round_trips_and_names_its_number() {

@@ -86,8 +86,8 @@ pub use bundle::{MANIFEST_FILE, verify_bundle, verify_path};
 pub use chains::{Chains, LinkError, StreamHead};
 pub use frame::{Decoded, FRAME_OVERHEAD, Frame, FrameLenError, MAX_FRAME_LEN, decode_frame, encode_frame};
 pub use header::{
-    HeaderError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, decode_header, encode_header, parse_segment_file_name,
-    segment_file_name,
+    HeaderError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, decode_header, encode_header, first_missing_segment,
+    parse_segment_file_name, segment_file_name,
 };
 pub use mmap::map_readonly;
 pub use proof::{ConsistencyError, InclusionError, ProofError, ProofOutcome, verify_proof};

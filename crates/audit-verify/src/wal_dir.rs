@@ -751,7 +751,7 @@ fn verify_wal_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Re
         }
     }
     let last = segs.keys().next_back().copied().unwrap_or(0);
-    if let Some(missing) = (1..=last.max(1)).find(|n| !segs.contains_key(n)) {
+    if let Some(missing) = crate::first_missing_segment(segs.keys().copied()) {
         return Err(Failure {
             class: FailureClass::Structure,
             code: "missing_segment",

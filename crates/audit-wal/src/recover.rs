@@ -160,8 +160,7 @@ pub(crate) fn recover(fs: Arc<dyn Vfs>, dir: &Path, durable: bool) -> Result<Rec
             report,
         });
     };
-    let missing = (1..=last)
-        .find(|n| !segments.contains(n))
+    let missing = audit_verify::first_missing_segment(segments.iter().copied())
         .or(indexes.iter().copied().find(|&n| n > last));
     if let Some(number) = missing {
         return Err(OpenError::MissingSegment {
