@@ -114,7 +114,11 @@ fn flipped_bytes_in_a_record_a_digest_and_a_frame_header() {
     let r = fx.verify();
     fails(&r, FailureClass::Integrity, "frame_digest");
     let f = r.failure.expect("failure");
-    assert_eq!((f.file, f.offset), (fx.seg(2), Some(off as u64)));
+    assert_eq!((&f.file, f.offset), (&fx.seg(2), Some(off as u64)));
+    // The stream and seq are the failure's fields, said once in its text.
+    assert!(f.reason.starts_with("stored digest b3:"), "{}", f.reason);
+    let text = f.to_string();
+    assert_eq!(text.matches("seq ").count(), 1, "{text}");
     // In the stored digest.
     let fx = fixture();
     fx.edit(&fx.seg(2), |b| b[off + len - 5] ^= 0x01);

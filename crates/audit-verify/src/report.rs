@@ -106,8 +106,15 @@ impl Failure {
         };
         // The error's text starts with its own location ("wal-000003.seg
         // offset 96: ..."); the failure states the file and offset itself.
+        // So does a record's stream and seq ("stream \"s\" seq 4: ..."),
+        // which the failure states too; the writer stays in the reason.
         let full = e.to_string();
-        let reason = full.split_once(": ").map_or(full.clone(), |(_, r)| r.to_owned());
+        let mut reason = full.split_once(": ").map_or(full.clone(), |(_, r)| r.to_owned());
+        if let (Some(st), Some(q)) = (&stream, seq)
+            && let Some(rest) = reason.strip_prefix(&format!("stream {st:?} seq {q}: "))
+        {
+            reason = rest.to_owned();
+        }
         Self {
             class,
             code: e.code(),
