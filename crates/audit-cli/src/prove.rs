@@ -10,7 +10,10 @@ use crate::exit::Exit;
 
 fn prove_exit(e: &ProveError) -> Exit {
     match e {
-        ProveError::Dir { .. } => Exit::Integrity,
+        ProveError::Dir { .. } => Exit::Io,
+        ProveError::Segment { path, error } => {
+            crate::verify::class_exit(audit_verify::Failure::from_segment(path.clone(), error).class)
+        }
         ProveError::MissingSegment { .. } => Exit::Structure,
         ProveError::Export(_) | ProveError::Read(_) => Exit::Integrity,
         _ => Exit::Usage,

@@ -55,13 +55,21 @@ pub enum ProveError {
     /// Reading the WAL failed.
     #[error("wal: {0}")]
     Read(#[from] audit_wal::ReadError),
-    /// Reading a WAL directory without opening it failed.
+    /// Reading a WAL directory or one of its files failed (I/O).
     #[error("{}: {reason}", path.display())]
     Dir {
         /// The file.
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+    /// A segment does not verify (said as `auditctl verify` says it).
+    #[error("{}", audit_verify::Failure::from_segment(path.clone(), error))]
+    Segment {
+        /// The segment file.
+        path: PathBuf,
+        /// What is wrong, where.
+        error: Box<audit_verify::SegmentError>,
     },
     /// The stream is written by several writers and none was named.
     #[error("stream {stream:?} has records of several writers ({writers}); name one with --writer")]
@@ -203,7 +211,10 @@ fn scan_stream_dir<T: Default>(
                 add(acc, f.seq, f.canonical, l.self_hash);
             }
         })
-        .map_err(|e| bad(path, e.to_string()))?;
+        .map_err(|error| ProveError::Segment {
+            path: path.clone(),
+            error: Box::new(error),
+        })?;
     }
     if by_writer.len() > 1 {
         return Err(ProveError::AmbiguousWriter {

@@ -238,6 +238,17 @@ fn a_stream_without_records_and_a_missing_segment_are_named() {
         "{err}"
     );
     assert!(read_stream_leaves(&dir, None, "s", |_| false).is_ok());
+    // A flipped byte in a record: the segment's own error, not a proof.
+    let seg = dir.join("wal-000002.seg");
+    let mut bytes = std::fs::read(&seg).expect("read");
+    let at = bytes.windows(4).position(|w| w == b"\"ok\"").expect("reason") + 1;
+    bytes[at] ^= 1;
+    std::fs::write(&seg, &bytes).expect("write");
+    let err = read_stream_leaves(&dir, None, "s", |_| false).expect_err("corrupt");
+    assert!(
+        matches!(&err, ProveError::Segment { path, error } if *path == seg && error.code() == "frame_digest"),
+        "{err}"
+    );
     std::fs::remove_file(dir.join("wal-000002.seg")).expect("remove");
     let err = read_stream_leaves(&dir, None, "s", |_| false).expect_err("missing");
     assert!(
