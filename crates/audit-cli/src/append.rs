@@ -335,6 +335,8 @@ pub(crate) struct Settings<'a> {
     pub(crate) fsync: Option<FsyncPolicy>,
     pub(crate) config: Option<&'a Path>,
     pub(crate) batch: u64,
+    /// Print the summary as one JSON object.
+    pub(crate) json: bool,
 }
 
 pub(crate) fn run(
@@ -349,6 +351,7 @@ pub(crate) fn run(
         fsync,
         config,
         batch,
+        json,
     } = *settings;
     // Defaults < the config file < RON_AUDIT_* environment < flags. The
     // WAL rules hold whatever `sink` says: this command writes a WAL.
@@ -478,15 +481,31 @@ pub(crate) fn run(
         let _ = writeln!(err);
     }
     let closed = wal.close();
-    let _ = writeln!(out, "appended {n} records to {}", wal_dir.display());
+    let mut streams = Vec::new();
     for (w, s) in wal.streams() {
         if w != emitter.writer_id() {
             continue;
         }
         if let Some(st) = wal.chain_state(&w, &s) {
-            let _ = writeln!(out, "  {s:<16} last seq {:<8} head {}", st.seq(), st.head());
+            streams.push((s, st.seq(), st.head().to_string()));
         }
     }
+    let _ = if json {
+        let streams: Vec<_> = streams
+            .iter()
+            .map(|(s, seq, head)| serde_json::json!({"stream": s, "last_seq": seq, "head": head}))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"wal": wal_dir, "writer_id": writer, "appended": n, "streams": streams})
+        )
+    } else {
+        let _ = writeln!(out, "appended {n} records to {}", wal_dir.display());
+        streams
+            .iter()
+            .try_for_each(|(s, seq, head)| writeln!(out, "  {s:<16} last seq {seq:<8} head {head}"))
+    };
     if let Some((exit, msg)) = failed {
         return crate::fail(err, exit, format_args!("{msg}"));
     }

@@ -52,10 +52,14 @@ pub(crate) fn checkpoint(
         Ok(m) => m,
         Err(e) => return crate::fail(err, Exit::Io, format_args!("{e}")),
     };
-    for c in &made {
-        let _ = if json {
-            writeln!(out, "{}", c.to_line())
-        } else {
+    let _ = if json {
+        // Each checkpoint byte for byte as its stored line.
+        let lines: Vec<String> = made.iter().map(audit_verify::SignedCheckpoint::to_line).collect();
+        writeln!(out, "{{\"checkpoints\":[{}]}}", lines.join(","))
+    } else if made.is_empty() {
+        writeln!(out, "every stream is already covered by a checkpoint")
+    } else {
+        made.iter().try_for_each(|c| {
             writeln!(
                 out,
                 "{} {} seq {}..={} root {}",
@@ -65,11 +69,8 @@ pub(crate) fn checkpoint(
                 c.body.end_seq(),
                 c.body.root()
             )
-        };
-    }
-    if made.is_empty() && !json {
-        let _ = writeln!(out, "every stream is already covered by a checkpoint");
-    }
+        })
+    };
     match wal.close() {
         Ok(()) => Exit::Ok,
         Err(e) => crate::fail(err, Exit::Io, format_args!("closing the WAL: {e}")),

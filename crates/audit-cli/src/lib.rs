@@ -15,8 +15,7 @@
 //!
 //! Every failure is one sentence on stderr naming what is wrong and where
 //! (file, offset, stream, seq when known); `--json` output is one JSON
-//! object on stdout (JSON Lines for `cat` and `checkpoint --json`); usage
-//! errors exit 2.
+//! object on stdout (`cat` prints JSON Lines); usage errors exit 2.
 //!
 //! # What it does not do
 //!
@@ -147,6 +146,10 @@ pub enum Command {
         /// acknowledged whole, like a database transaction of N rows.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         batch: u64,
+        /// Print the summary as one JSON object: wal, writer_id, appended,
+        /// and per stream its last seq and head.
+        #[arg(long)]
+        json: bool,
     },
     /// Append one signed checkpoint for every stream with records not yet
     /// covered, and print them.
@@ -157,7 +160,8 @@ pub enum Command {
         /// The PKCS#8 PEM secret key to sign with.
         #[arg(long)]
         key: PathBuf,
-        /// Print the stored lines.
+        /// Print one JSON object: `{"checkpoints":[..]}`, each as stored in
+        /// checkpoints.jsonl.
         #[arg(long)]
         json: bool,
     },
@@ -294,6 +298,7 @@ pub fn run(cli: Cli) -> Exit {
             fsync,
             config,
             batch,
+            json,
         } => append::run(
             &wal,
             &append::Settings {
@@ -301,6 +306,7 @@ pub fn run(cli: Cli) -> Exit {
                 fsync,
                 config: config.as_deref(),
                 batch,
+                json,
             },
             &mut std::io::stdin().lock(),
             &mut out,

@@ -318,6 +318,54 @@ fn append_in_batches_syncs_per_batch_and_keeps_every_line() {
 }
 
 #[test]
+fn append_and_checkpoint_json_are_one_object_each() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (wal, key) = (tmp.path().join("wal"), tmp.path().join("k.pem"));
+    ok(&auditctl(&["keygen", "--out", p(&key)], b""));
+    let one = |args: &[&str], stdin: &[u8]| -> serde_json::Value {
+        let out = ok(&auditctl(args, stdin));
+        assert_eq!(out.lines().count(), 1, "one line: {out}");
+        serde_json::from_str(&out).expect("one JSON object")
+    };
+    let append = ["append", "--wal", p(&wal), "--writer", "svc@1", "--json"];
+    let a = one(&append, EVENTS.as_bytes());
+    assert_eq!(a["appended"].as_u64(), Some(4));
+    assert_eq!(a["writer_id"].as_str(), Some("svc@1"));
+    let streams = a["streams"].as_array().expect("streams");
+    let last: Vec<_> = streams
+        .iter()
+        .map(|s| {
+            (
+                s["stream"].as_str().expect("stream"),
+                s["last_seq"].as_u64().expect("seq"),
+            )
+        })
+        .collect();
+    assert_eq!(last, [("ingress", 3), ("policy", 1)]);
+    // Each head is the self_hash of the stream's last record, as cat prints it.
+    let cat = ok(&auditctl(&["cat", p(&wal), "--stream", "ingress"], b""));
+    let tail: serde_json::Value =
+        serde_json::from_str(cat.lines().last().expect("a record")).expect("record");
+    assert_eq!(streams[0]["head"], tail["self_hash"]);
+
+    let cp = ["checkpoint", "--wal", p(&wal), "--key", p(&key), "--json"];
+    let made = one(&cp, b"");
+    let stored = std::fs::read_to_string(wal.join("checkpoints.jsonl")).expect("checkpoints");
+    let listed = made["checkpoints"].as_array().expect("checkpoints");
+    assert_eq!(listed.len(), 2);
+    for (shown, line) in listed.iter().zip(stored.lines()) {
+        let line: serde_json::Value = serde_json::from_str(line).expect("stored line");
+        assert_eq!(shown, &line);
+    }
+    // Nothing new to cover: still one object, with no checkpoints.
+    assert_eq!(one(&cp, b""), serde_json::json!({"checkpoints": []}));
+    // A later append continues the chain it reports.
+    let more = one(&append, EVENTS.lines().next().expect("line").as_bytes());
+    assert_eq!(more["appended"].as_u64(), Some(1));
+    assert_eq!(more["streams"][0]["last_seq"].as_u64(), Some(4));
+}
+
+#[test]
 fn checkpoint_verify_and_the_exit_codes_of_verify() {
     let e = env();
     let out = ok(&auditctl(&["verify", p(&e.wal), "--trust", p(&e.public)], b""));
