@@ -277,7 +277,7 @@ type Spent = (Vec<Prepared>, Vec<(String, audit_chain::SealedRecord)>);
 /// A failed line: its number (to find the first), exit code and message.
 type LineFailure = (u64, Exit, String);
 
-fn emit_exit(e: &audit_chain::EmitError) -> Exit {
+pub(crate) fn emit_exit(e: &audit_chain::EmitError) -> Exit {
     match e {
         audit_chain::EmitError::Sink(_) => Exit::Io,
         _ => Exit::Integrity,

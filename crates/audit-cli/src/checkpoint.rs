@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use audit_chain::{AuditSink, FsyncPolicy};
-use audit_export::{BundleRequest, Cadence, Checkpointer, Ed25519Signer, Signer, export_bundle};
+use audit_export::{
+    BundleRequest, Cadence, Checkpointer, CheckpointerError, Ed25519Signer, Signer, export_bundle,
+};
 use audit_wal::{WalOptions, WalSink};
 
 use crate::exit::Exit;
@@ -28,6 +30,21 @@ fn open_wal(dir: &Path, err: &mut dyn Write) -> Result<Arc<WalSink>, Exit> {
     }
 }
 
+/// The exit code of a checkpointer failure, in `verify`'s classes: a
+/// stored line that is not a signed checkpoint is structure
+/// (`checkpoint_line`), a chain that does not hold or a checkpoint beyond
+/// the records is integrity, and a failed file operation, sync or signer
+/// is I/O.
+fn checkpointer_exit(e: &CheckpointerError) -> Exit {
+    match e {
+        CheckpointerError::Line { .. } => Exit::Structure,
+        CheckpointerError::Chain { .. } | CheckpointerError::AheadOfWal { .. } => Exit::Integrity,
+        CheckpointerError::NoSigner => Exit::Usage,
+        CheckpointerError::Emit(e) => crate::append::emit_exit(e),
+        _ => Exit::Io,
+    }
+}
+
 /// `checkpoint --wal DIR --key KEY.pem`.
 pub(crate) fn checkpoint(
     dir: &Path,
@@ -46,11 +63,11 @@ pub(crate) fn checkpoint(
     };
     let cp = match Checkpointer::open(wal.clone(), vec![signer], Cadence::default()) {
         Ok((c, _)) => c,
-        Err(e) => return crate::fail(err, Exit::Integrity, format_args!("{e}")),
+        Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
     let made = match cp.checkpoint_all(crate::now_ms()) {
         Ok(m) => m,
-        Err(e) => return crate::fail(err, Exit::Io, format_args!("{e}")),
+        Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
     let _ = if json {
         // Each checkpoint byte for byte as its stored line.

@@ -365,6 +365,49 @@ fn append_and_checkpoint_json_are_one_object_each() {
     assert_eq!(more["streams"][0]["last_seq"].as_u64(), Some(4));
 }
 
+/// `checkpoint` refuses a damaged `checkpoints.jsonl` with the exit code
+/// `verify` gives it, and appends nothing.
+#[test]
+fn checkpoint_refuses_a_damaged_checkpoints_file_as_verify_classes_it() {
+    let e = env();
+    // A second checkpoint of ingress, so one chains to another.
+    ok(&auditctl(
+        &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
+        EVENTS.lines().next().expect("line").as_bytes(),
+    ));
+    ok(&auditctl(
+        &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
+        b"",
+    ));
+    let file = e.wal.join("checkpoints.jsonl");
+    let good = std::fs::read_to_string(&file).expect("checkpoints");
+    assert_eq!(good.lines().count(), 3, "{good}");
+    // The second ingress checkpoint's prev_checkpoint, one hex digit off.
+    let second = good.lines().nth(2).expect("line 3");
+    let at = second.find("\"prev_checkpoint\":\"b3:").expect("prev") + 22;
+    let digit = if &second[at..=at] == "0" { "1" } else { "0" };
+    let chain_broken = good.replacen(
+        second,
+        &format!("{}{digit}{}", &second[..at], &second[at + 1..]),
+        1,
+    );
+    let check = |damaged: &str, code: i32| {
+        std::fs::write(&file, damaged).expect("write");
+        let made = exits(
+            &auditctl(&["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)], b""),
+            code,
+        );
+        assert!(made.contains("checkpoints.jsonl"), "{made}");
+        exits(&auditctl(&["verify", p(&e.wal)], b""), code);
+        assert_eq!(std::fs::read_to_string(&file).expect("read"), damaged);
+    };
+    check(
+        &good.replacen("{\"body\":{\"v\":1,", "{\"body\":{ \"v\":1,", 1),
+        4,
+    );
+    check(&chain_broken, 1);
+}
+
 #[test]
 fn checkpoint_verify_and_the_exit_codes_of_verify() {
     let e = env();

@@ -143,7 +143,7 @@ pub enum CheckpointerError {
     #[error(transparent)]
     Sign(#[from] SignError),
     /// The body could not be built.
-    #[error("checkpoint body: {0}")]
+    #[error(transparent)]
     Body(#[from] CheckpointError),
     /// The WAL refused to sync.
     #[error("wal: {0}")]

@@ -54,7 +54,7 @@ pub enum CheckpointLineError {
     #[error("not a signed checkpoint: {0}")]
     Shape(String),
     /// The body is not a canonical checkpoint body.
-    #[error("checkpoint body: {0}")]
+    #[error(transparent)]
     Body(CheckpointError),
     /// A signature entry is malformed.
     #[error("signature {index}: {reason}")]
