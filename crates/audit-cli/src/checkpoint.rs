@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use audit_chain::{AuditSink, FsyncPolicy};
 use audit_export::{
-    BundleRequest, Cadence, Checkpointer, CheckpointerError, Ed25519Signer, Signer, export_bundle,
+    BundleRequest, Cadence, Checkpointer, CheckpointerError, Ed25519Signer, ExportError, Signer,
+    export_bundle,
 };
-use audit_wal::{WalOptions, WalSink};
+use audit_wal::{ReadError, WalOptions, WalSink};
 
 use crate::exit::Exit;
 
@@ -94,6 +95,25 @@ pub(crate) fn checkpoint(
     }
 }
 
+/// The exit code of an export failure, in `verify`'s classes: a damaged
+/// `checkpoints.jsonl` is structure (`checkpoint_line`), a record that
+/// does not verify is its failure's class, a checkpoint that does not hold
+/// against the records or the one before it, or a broken link, is integrity, a failed file operation I/O, and a
+/// request the data cannot answer (range, stream, destination) usage.
+fn export_exit(e: &ExportError) -> Exit {
+    match e {
+        ExportError::Io { .. } | ExportError::Read(ReadError::Io { .. }) => Exit::Io,
+        ExportError::Read(ReadError::Corrupt(source)) => crate::verify::class_exit(
+            audit_verify::Failure::from_segment(std::path::PathBuf::new(), source).class,
+        ),
+        ExportError::Checkpoints { .. } => Exit::Structure,
+        ExportError::Read(_) | ExportError::Missing { .. } | ExportError::Checkpoint { .. } => {
+            Exit::Integrity
+        }
+        _ => Exit::Usage,
+    }
+}
+
 /// `export --wal DIR --writer ID --stream S --out BUNDLE [--from] [--to]`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn export(
@@ -138,15 +158,6 @@ pub(crate) fn export(
             };
             Exit::Ok
         }
-        Err(e) => {
-            let exit = match e {
-                audit_export::ExportError::Io { .. } => Exit::Io,
-                audit_export::ExportError::Read(_)
-                | audit_export::ExportError::Checkpoints { .. }
-                | audit_export::ExportError::Missing { .. } => Exit::Integrity,
-                _ => Exit::Usage,
-            };
-            crate::fail(err, exit, format_args!("{e}"))
-        }
+        Err(e) => crate::fail(err, export_exit(&e), format_args!("{e}")),
     }
 }

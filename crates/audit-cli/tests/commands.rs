@@ -365,10 +365,10 @@ fn append_and_checkpoint_json_are_one_object_each() {
     assert_eq!(more["streams"][0]["last_seq"].as_u64(), Some(4));
 }
 
-/// `checkpoint` refuses a damaged `checkpoints.jsonl` with the exit code
-/// `verify` gives it, and appends nothing.
+/// `checkpoint` and `export` refuse a damaged `checkpoints.jsonl` with the
+/// exit code `verify` gives it, and write nothing.
 #[test]
-fn checkpoint_refuses_a_damaged_checkpoints_file_as_verify_classes_it() {
+fn checkpoint_and_export_refuse_a_damaged_checkpoints_file_as_verify_classes_it() {
     let e = env();
     // A second checkpoint of ingress, so one chains to another.
     ok(&auditctl(
@@ -399,6 +399,21 @@ fn checkpoint_refuses_a_damaged_checkpoints_file_as_verify_classes_it() {
         );
         assert!(made.contains("checkpoints.jsonl"), "{made}");
         exits(&auditctl(&["verify", p(&e.wal)], b""), code);
+        if code == 4 {
+            let bundle = e.root.join("bundle");
+            let args = [
+                "export",
+                "--wal",
+                p(&e.wal),
+                "--writer",
+                "svc@1",
+                "--stream",
+                "ingress",
+            ];
+            let refused = auditctl(&[&args[..], &["--out", p(&bundle)]].concat(), b"");
+            assert!(exits(&refused, code).contains("checkpoints.jsonl"));
+            assert!(!bundle.exists());
+        }
         assert_eq!(std::fs::read_to_string(&file).expect("read"), damaged);
     };
     check(

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use audit_canon::{Digest, Frontier, leaf_hash};
+use audit_canon::{Digest, Frontier, PrevHash, leaf_hash};
 use audit_verify::{SignedCheckpoint, encode_frame, encode_header, whole_checkpoint_lines};
 use audit_wal::WalSink;
 use serde_json::json;
@@ -82,6 +82,29 @@ pub enum ExportError {
         which: &'static str,
         /// The checkpoints' ranges.
         bounds: String,
+    },
+    /// `from` is after `to`.
+    #[error("stream {stream:?}: the range {from}..={to} is empty (from is after to)")]
+    EmptyRange {
+        /// The stream.
+        stream: String,
+        /// The first seq asked for.
+        from: u64,
+        /// The last seq asked for.
+        to: u64,
+    },
+    /// A stored checkpoint of the stream does not hold against the WAL or
+    /// the checkpoint before it; the bundle would not verify.
+    #[error("stream {stream:?}: the checkpoint of seq {start}..={end} {problem}")]
+    Checkpoint {
+        /// The stream.
+        stream: String,
+        /// The checkpoint's first seq.
+        start: u64,
+        /// The checkpoint's last seq.
+        end: u64,
+        /// What does not hold.
+        problem: &'static str,
     },
     /// `checkpoints.jsonl` could not be read.
     #[error("{}: line {line}: {reason}", path.display())]
@@ -277,6 +300,12 @@ fn export_in_files(
             stream: req.stream.clone(),
         });
     };
+    let broken = |c: &SignedCheckpoint, problem| ExportError::Checkpoint {
+        stream: req.stream.clone(),
+        start: c.body.start_seq(),
+        end: c.body.end_seq(),
+        problem,
+    };
     let bounds = || {
         all.iter()
             .map(|c| format!("{}..={}", c.body.start_seq(), c.body.end_seq()))
@@ -285,6 +314,25 @@ fn export_in_files(
     };
     let from = req.from.unwrap_or(first.body.start_seq());
     let to = req.to.unwrap_or(last.body.end_seq());
+    // The stream's checkpoints up to the range's end must chain as a
+    // verifier checks them, or the bundle would not verify.
+    let mut want = (1, PrevHash::Genesis);
+    for c in all.iter().take_while(|c| c.body.start_seq() <= to) {
+        if (c.body.start_seq(), *c.body.prev_checkpoint()) != want {
+            return Err(broken(
+                c,
+                "does not continue the checkpoint before it (its start or prev_checkpoint)",
+            ));
+        }
+        want = (c.body.end_seq() + 1, PrevHash::Digest(c.body.digest()));
+    }
+    if to < from {
+        return Err(ExportError::EmptyRange {
+            stream: req.stream.clone(),
+            from,
+            to,
+        });
+    }
     if !all.iter().any(|c| c.body.start_seq() == from) {
         return Err(ExportError::NotAligned {
             stream: req.stream.clone(),
@@ -293,7 +341,7 @@ fn export_in_files(
             bounds: bounds(),
         });
     }
-    if !all.iter().any(|c| c.body.end_seq() == to) || to < from {
+    if !all.iter().any(|c| c.body.end_seq() == to) {
         return Err(ExportError::NotAligned {
             stream: req.stream.clone(),
             seq: to,
@@ -336,7 +384,21 @@ fn export_in_files(
         // The records, verified on read and written to disk as they come:
         // a bundle of any size is made in the memory of one frame.
         let mut records = 0u64;
+        // Each checkpoint's root and head are checked against the records
+        // as they pass, as a verifier of the bundle will.
+        let mut ends = chosen.iter().peekable();
+        let mut tree = frontier.clone();
         wal.for_each_raw(&req.writer_id, &req.stream, from..=to, |r| {
+            // Cannot fail below u64::MAX leaves.
+            let _ = tree.push(leaf_hash(&r.self_hash));
+            if let Some(c) = ends.next_if(|c| c.body.end_seq() == r.seq) {
+                if tree.root().as_ref() != Some(c.body.root()) {
+                    return Err(broken(c, "has a root that is not the root of the records"));
+                }
+                if r.self_hash != *c.body.head() {
+                    return Err(broken(c, "has a head that is not its last record's self_hash"));
+                }
+            }
             let f = match &mut file {
                 Some(f) => f,
                 None => file.insert(RecordsFile::create(&tmp, files.len() as u64 + 1, r.seq)?),

@@ -151,6 +151,16 @@ fn export_refuses_unaligned_ranges_and_non_empty_destinations() {
             ..
         })
     ));
+    // Both ends are checkpoint boundaries, in the wrong order.
+    let empty = fx.export("z", Some(11), Some(10));
+    assert!(matches!(
+        empty,
+        Err(ExportError::EmptyRange { from: 11, to: 10, .. })
+    ));
+    assert_eq!(
+        empty.expect_err("empty").to_string(),
+        r#"stream "a": the range 11..=10 is empty (from is after to)"#
+    );
     let busy = fx.tmp.path().join("busy");
     std::fs::create_dir(&busy).expect("mkdir");
     std::fs::write(busy.join("f"), b"x").expect("write");
@@ -178,6 +188,56 @@ fn export_refuses_unaligned_ranges_and_non_empty_destinations() {
         "{err}"
     );
     std::fs::write(&cps, &good).expect("restore");
+}
+
+/// A stored checkpoint that does not hold (edited after signing: its root,
+/// head or link) is refused by export, naming it, and nothing is written:
+/// the bundle would fail verification. Each edit keeps the line canonical.
+#[test]
+fn export_refuses_checkpoints_that_do_not_hold_and_writes_nothing() {
+    let fx = fx();
+    let cps = fx.tmp.path().join("wal/checkpoints.jsonl");
+    let good = std::fs::read_to_string(&cps).expect("read");
+    // Stream "a"'s second checkpoint (seq 11..=20) is line 3.
+    let line = good.lines().nth(2).expect("line 3");
+    assert!(line.contains(r#""stream":"a","range":[11,20]"#), "{line}");
+    let check = |field: &str, want: &str| {
+        // One hex digit of the field's value, changed.
+        let at = line.find(&format!("\"{field}\":\"b3:")).expect("field") + field.len() + 7;
+        let digit = if &line[at..=at] == "0" { "1" } else { "0" };
+        let edited = format!("{}{digit}{}", &line[..at], &line[at + 1..]);
+        std::fs::write(&cps, good.replacen(line, &edited, 1)).expect("write");
+        let out = fx.tmp.path().join(field);
+        let err = fx.export(field, None, Some(20)).expect_err(field);
+        assert!(
+            matches!(
+                &err,
+                ExportError::Checkpoint {
+                    start: 11,
+                    end: 20,
+                    ..
+                }
+            ),
+            "{field}: {err}"
+        );
+        assert!(err.to_string().ends_with(want), "{field}: {err}");
+        assert!(!out.exists(), "{field}: nothing is written");
+        // The verifier agrees that such a WAL does not hold.
+        let r = verify_path(&fx.tmp.path().join("wal"), &VerifyOptions::default());
+        assert_eq!(
+            r.failure.map(|f| f.class),
+            Some(FailureClass::Integrity),
+            "{field}"
+        );
+    };
+    check("root", "has a root that is not the root of the records");
+    check("head", "has a head that is not its last record's self_hash");
+    check(
+        "prev_checkpoint",
+        "does not continue the checkpoint before it (its start or prev_checkpoint)",
+    );
+    std::fs::write(&cps, &good).expect("restore");
+    assert!(fx.export("whole", None, None).is_ok());
 }
 
 #[test]
