@@ -91,10 +91,16 @@ pub enum ProveError {
         last: u64,
     },
     /// No record of the stream (of the writer, when one is named).
-    #[error("stream {stream:?} has no records in {}", dir.display())]
+    #[error(
+        "stream {stream:?}{} has no records in {}",
+        writer_id.as_ref().map(|w| format!(" of writer {w:?}")).unwrap_or_default(),
+        dir.display()
+    )]
     NoRecords {
         /// The stream.
         stream: String,
+        /// The writer, when one was named.
+        writer_id: Option<String>,
         /// The WAL directory.
         dir: PathBuf,
     },
@@ -224,6 +230,7 @@ fn scan_stream_dir<T: Default>(
     }
     by_writer.into_iter().next().ok_or_else(|| ProveError::NoRecords {
         stream: stream.to_owned(),
+        writer_id: writer_id.map(str::to_owned),
         dir: dir.to_path_buf(),
     })
 }

@@ -238,6 +238,13 @@ fn a_stream_without_records_and_a_missing_segment_are_named() {
         "{err}"
     );
     assert!(read_stream_leaves(&dir, None, "s", |_| false).is_ok());
+    // A writer that has no records of an existing stream is named too.
+    let err = read_stream_leaves(&dir, Some("other@1"), "s", |_| false).expect_err("no records");
+    assert!(
+        err.to_string()
+            .starts_with(r#"stream "s" of writer "other@1" has no records in "#),
+        "{err}"
+    );
     // A flipped byte in a record: the segment's own error, not a proof.
     let seg = dir.join("wal-000002.seg");
     let mut bytes = std::fs::read(&seg).expect("read");
