@@ -22,6 +22,8 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("frame", &["fuzz/seeds/segment", "vectors/wal/*"]),
     ("segment", &["fuzz/seeds/segment", "vectors/wal/*"]),
     ("checkpoint_line", &["fuzz/seeds/checkpoint_line"]),
+    // Stored lines are one JSON form of a signed checkpoint.
+    ("checkpoint_json", &["fuzz/seeds/checkpoint_line"]),
     ("manifest", &["fuzz/seeds/manifest"]),
     ("proof", &["fuzz/seeds/proof"]),
     ("inclusion_proof", &["fuzz/seeds/inclusion_proof"]),

@@ -17,6 +17,23 @@ pub const CHECKPOINT_SIG_CONTEXT: &[u8] = b"ron-audit checkpoint v1\n";
 /// anything longer is not a checkpoint.
 pub const MAX_CHECKPOINT_BYTES: usize = 1024;
 
+/// The largest JSON text read as a checkpoint body in another form than
+/// the canonical one ([`CheckpointBody::from_json`]): whitespace and
+/// escapes may make a body longer than its canonical bytes, never this long.
+pub const MAX_CHECKPOINT_JSON_BYTES: usize = 16 * 1024;
+
+/// The body's keys, in canonical order.
+const BODY_KEYS: [&str; 8] = [
+    "v",
+    "writer_id",
+    "stream",
+    "range",
+    "root",
+    "head",
+    "prev_checkpoint",
+    "created_ts_ms",
+];
+
 /// What a checkpoint commits to: the stream's whole tree up to `end_seq`,
 /// its head, and the previous checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +220,146 @@ impl CheckpointBody {
     }
 }
 
+impl CheckpointBody {
+    /// Parses a body in any JSON form (keys in any order, whitespace, any
+    /// escapes), as a proof file that went through a JSON tool holds it.
+    /// Every key of FORMAT-v1.md section 5 must appear exactly once and no
+    /// other; numbers are integers; `v` is 1. What is read is what
+    /// [`CheckpointBody::to_canonical`] writes back and a signature covers,
+    /// so such a body verifies exactly when its canonical form was signed.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        if bytes.len() > MAX_CHECKPOINT_JSON_BYTES {
+            return Err(CheckpointError::TooLarge { len: bytes.len() });
+        }
+        let text = check_text(bytes).map_err(|_| CheckpointError::Json {
+            offset: 0,
+            expected: "UTF-8 JSON text",
+        })?;
+        let mut lx = Lexer::new(text.as_bytes());
+        let want = |lx: &Lexer<'_>, expected| CheckpointError::Json {
+            offset: lx.pos(),
+            expected,
+        };
+        let eat = |lx: &mut Lexer<'_>, b: u8, expected| {
+            lx.ws();
+            if lx.eat(b) {
+                Ok(())
+            } else {
+                Err(want(lx, expected))
+            }
+        };
+        let mut seen = [false; BODY_KEYS.len()];
+        let (mut writer_id, mut stream, mut range) = (None, None, None);
+        let (mut root, mut head, mut prev, mut created) = (None, None, None, None);
+        eat(&mut lx, b'{', "'{'")?;
+        lx.ws();
+        let mut more = !lx.eat(b'}');
+        while more {
+            lx.ws();
+            let key_at = lx.pos();
+            let key = lx.string().map_err(|_| want(&lx, "a key"))?.value;
+            let fresh = BODY_KEYS
+                .iter()
+                .position(|k| *k == key)
+                .and_then(|i| seen.get_mut(i).filter(|s| !**s).map(|s| (i, s)));
+            let Some((idx, slot)) = fresh else {
+                return Err(CheckpointError::Json {
+                    offset: key_at,
+                    expected: "a body key not seen before (v, writer_id, stream, range, root, head, prev_checkpoint, created_ts_ms)",
+                });
+            };
+            *slot = true;
+            eat(&mut lx, b':', "':'")?;
+            lx.ws();
+            match idx {
+                0 => {
+                    if json_u64(&mut lx)? != 1 {
+                        return Err(want(&lx, "v 1"));
+                    }
+                }
+                1 => writer_id = Some(json_string(&mut lx)?),
+                2 => stream = Some(json_string(&mut lx)?),
+                3 => {
+                    eat(&mut lx, b'[', "'['")?;
+                    lx.ws();
+                    let start = json_u64(&mut lx)?;
+                    eat(&mut lx, b',', "','")?;
+                    lx.ws();
+                    let end = json_u64(&mut lx)?;
+                    eat(&mut lx, b']', "']'")?;
+                    range = Some((start, end));
+                }
+                4 => root = Some(json_hash(&mut lx, "root")?),
+                5 => head = Some(json_hash(&mut lx, "head")?),
+                6 => {
+                    let at = lx.pos();
+                    let s = json_string(&mut lx)?;
+                    prev = Some(PrevHash::parse(&s).map_err(|_| CheckpointError::BadHash {
+                        field: "prev_checkpoint",
+                        offset: at,
+                    })?);
+                }
+                _ => created = Some(json_u64(&mut lx)?),
+            }
+            lx.ws();
+            more = lx.eat(b',');
+            if !more {
+                eat(&mut lx, b'}', "',' or '}'")?;
+            }
+        }
+        lx.ws();
+        if !lx.at_end() {
+            return Err(want(&lx, "the end of the body"));
+        }
+        let need = |k| CheckpointError::MissingKey { key: k };
+        if seen.first() != Some(&true) {
+            return Err(need("v"));
+        }
+        let (start, end) = range.ok_or(need("range"))?;
+        Self::new(
+            writer_id.ok_or(need("writer_id"))?,
+            stream.ok_or(need("stream"))?,
+            start,
+            end,
+            root.ok_or(need("root"))?,
+            head.ok_or(need("head"))?,
+            prev.ok_or(need("prev_checkpoint"))?,
+            created.ok_or(need("created_ts_ms"))?,
+        )
+    }
+}
+
+fn json_string(lx: &mut Lexer<'_>) -> Result<String, CheckpointError> {
+    let at = lx.pos();
+    lx.string()
+        .map(|s| s.value.into_owned())
+        .map_err(|_| CheckpointError::Json {
+            offset: at,
+            expected: "a string",
+        })
+}
+
+fn json_u64(lx: &mut Lexer<'_>) -> Result<u64, CheckpointError> {
+    let at = lx.pos();
+    let bad = CheckpointError::Json {
+        offset: at,
+        expected: "an integer in 0..=u64::MAX",
+    };
+    if lx.peek() != Ok(Peeked::Number) {
+        return Err(bad);
+    }
+    lx.integer()
+        .ok()
+        .and_then(|i| u64::try_from(i.get()).ok())
+        .ok_or(bad)
+}
+
+fn json_hash(lx: &mut Lexer<'_>, field: &'static str) -> Result<Digest, CheckpointError> {
+    let at = lx.pos();
+    let s = json_string(lx)?;
+    Digest::parse(&s).map_err(|_| CheckpointError::BadHash { field, offset: at })
+}
+
 fn canon_string(lx: &mut Lexer<'_>) -> Result<String, CheckpointError> {
     let at = lx.pos();
     match lx.string() {
@@ -254,6 +411,21 @@ pub enum CheckpointError {
     NonCanonical {
         /// Offset of the first unexpected byte.
         offset: usize,
+    },
+    /// A body in another JSON form ([`CheckpointBody::from_json`]) breaks
+    /// the grammar or the schema.
+    #[error("checkpoint body at offset {offset}: expected {expected}")]
+    Json {
+        /// Offset of the first unexpected byte.
+        offset: usize,
+        /// What was expected there.
+        expected: &'static str,
+    },
+    /// A body in another JSON form lacks a key.
+    #[error("checkpoint body has no {key:?}")]
+    MissingKey {
+        /// The key.
+        key: &'static str,
     },
     /// A hash field is not a hash string.
     #[error("checkpoint {field} at offset {offset} is not a hash string")]

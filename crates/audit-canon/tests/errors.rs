@@ -81,3 +81,30 @@ fn builder_and_proof_errors() {
     let e = Limits::new(2048, 4096).expect_err("looser");
     assert_snapshot!(e.to_string(), @"max_attrs_bytes 2048 is outside 2..=1024");
 }
+
+/// The error of reading `body` (a canonical body with `from` replaced by
+/// `to`) as a body in any JSON form.
+fn body_json_err(from: &str, to: &str) -> String {
+    const BODY: &str = r#"{"v":1,"writer_id":"w","stream":"s","range":[1,2],"root":"b3:1111111111111111111111111111111111111111111111111111111111111111","head":"b3:2222222222222222222222222222222222222222222222222222222222222222","prev_checkpoint":"b3:0","created_ts_ms":7}"#;
+    assert!(CheckpointBody::from_json(BODY.as_bytes()).is_ok());
+    let input = BODY.replacen(from, to, 1);
+    assert_ne!(input, BODY, "replacement {from:?} did not apply");
+    match CheckpointBody::from_json(input.as_bytes()) {
+        Ok(b) => panic!("{input} parsed as {b:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn checkpoint_bodies_in_other_json_forms_are_read_strictly() {
+    assert_snapshot!(body_json_err(r#""v":1,"#, r#""v":1,"v":1,"#), @r#"checkpoint body at offset 7: expected a body key not seen before (v, writer_id, stream, range, root, head, prev_checkpoint, created_ts_ms)"#);
+    assert_snapshot!(body_json_err(r#""v":1,"#, r#""v":1,"x":1,"#), @r#"checkpoint body at offset 7: expected a body key not seen before (v, writer_id, stream, range, root, head, prev_checkpoint, created_ts_ms)"#);
+    assert_snapshot!(body_json_err(r#""v":1,"#, ""), @r#"checkpoint body has no "v""#);
+    assert_snapshot!(body_json_err(r#""v":1"#, r#""v":2"#), @"checkpoint body at offset 6: expected v 1");
+    assert_snapshot!(body_json_err(r#""created_ts_ms":7"#, r#""created_ts_ms":7.0"#), @"checkpoint body at offset 245: expected an integer in 0..=u64::MAX");
+    assert_snapshot!(body_json_err(r#""created_ts_ms":7"#, r#""created_ts_ms":-7"#), @"checkpoint body at offset 245: expected an integer in 0..=u64::MAX");
+    assert_snapshot!(body_json_err("[1,2]", "[1,2,3]"), @"checkpoint body at offset 48: expected ']'");
+    assert_snapshot!(body_json_err(r#""w""#, "7"), @"checkpoint body at offset 19: expected a string");
+    assert_snapshot!(body_json_err(r#"7}"#, r#"7}}"#), @"checkpoint body at offset 247: expected the end of the body");
+    assert_snapshot!(body_json_err("[1,2]", "[2,2]"), @r#"checkpoint starting at seq 2: prev_checkpoint must be "b3:0" exactly when start is 1"#);
+}

@@ -347,3 +347,61 @@ proptest! {
         }
     }
 }
+
+/// `body` as other JSON tools write it: keys in the order of `order`
+/// (a permutation seed), with whitespace, and every string char escaped
+/// as `\uXXXX` when `escape` is set.
+fn reformatted(body: &audit_canon::CheckpointBody, order: &[usize], escape: bool) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&body.to_canonical()).expect("json");
+    let obj = v.as_object().expect("object");
+    let mut keys: Vec<&String> = obj.keys().collect();
+    for (i, &j) in order.iter().enumerate() {
+        let n = keys.len();
+        keys.swap(i % n, j % n);
+    }
+    let value = |v: &serde_json::Value| match v.as_str() {
+        Some(s) if escape => format!(
+            "\"{}\"",
+            s.encode_utf16()
+                .map(|u| format!("\\u{u:04x}"))
+                .collect::<String>()
+        ),
+        _ => serde_json::to_string_pretty(v).expect("json"),
+    };
+    let members: Vec<String> = keys
+        .iter()
+        .map(|k| format!("\n  \"{k}\" :  {}", value(&obj[k.as_str()])))
+        .collect();
+    format!(" {{{}\n}}\n", members.join(" ,"))
+}
+
+proptest! {
+    /// Any JSON form of a body (key order, whitespace, escapes) reads as
+    /// that body, so its canonical bytes, which a signature covers, are the
+    /// original's; a mutated form either fails or reads as a body whose
+    /// canonical bytes are what a signer would have had to sign.
+    #[test]
+    fn checkpoint_bodies_in_any_json_form_read_as_their_canonical_body(
+        cp in checkpoint(),
+        order in prop::collection::vec(0usize..8, 0..8),
+        escape in any::<bool>(),
+        pos in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let text = reformatted(&cp, &order, escape);
+        let back = audit_canon::CheckpointBody::from_json(text.as_bytes());
+        prop_assert_eq!(back, Ok(cp.clone()), "{}", text);
+        prop_assert_eq!(audit_canon::CheckpointBody::from_json(&cp.to_canonical()), Ok(cp.clone()));
+        let mut m = text.into_bytes();
+        let at = pos.index(m.len());
+        prop_assume!(m[at] != byte);
+        m[at] = byte;
+        if let Ok(other) = audit_canon::CheckpointBody::from_json(&m) {
+            // Re-reading its canonical bytes strictly gives it back.
+            prop_assert_eq!(
+                audit_canon::CheckpointBody::from_canonical(&other.to_canonical()),
+                Ok(other)
+            );
+        }
+    }
+}

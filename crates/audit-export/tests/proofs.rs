@@ -224,6 +224,54 @@ fn a_tampered_proof_fails_with_its_class() {
     assert!(matches!(e, ProofError::Consistency(_)), "{e}");
 }
 
+/// A proof that went through a JSON tool (keys sorted, pretty-printed)
+/// still verifies: its record and checkpoints are read in any JSON form and
+/// checked over their canonical bytes. An edit made along the way is still
+/// caught: a checkpoint body edit by its signature, a record edit by its
+/// hash.
+#[test]
+fn a_proof_reformatted_by_a_json_tool_verifies_and_edits_still_fail() {
+    let (_t, wal, key, _) = setup();
+    let trust = TrustSet::new().with_key(key.public_key().clone());
+    let reformat = |p: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(p).expect("json");
+        edit(&mut v);
+        serde_json::to_vec_pretty(&v).expect("json")
+    };
+    let inc = inclusion_proof(&wal, "svc@1", "s", 7, Some(13)).expect("prove");
+    let con = consistency_proof(&wal, "svc@1", "s", 5, 16).expect("prove");
+    for p in [&inc, &con] {
+        let pretty = reformat(p, &|_| ());
+        assert_ne!(pretty, p.as_bytes());
+        assert_eq!(
+            verify_proof(&pretty, &trust).expect("reformatted proof verifies"),
+            verify_proof(p.as_bytes(), &trust).expect("proof verifies")
+        );
+    }
+    let e = verify_proof(
+        &reformat(&inc, &|v| v["checkpoint"]["body"]["created_ts_ms"] = 8.into()),
+        &trust,
+    )
+    .expect_err("edited checkpoint");
+    assert_eq!(e.class(), FailureClass::Trust, "{e}");
+    let e = verify_proof(
+        &reformat(&con, &|v| v["new"]["body"]["range"][0] = 6.into()),
+        &trust,
+    )
+    .expect_err("edited checkpoint");
+    assert!(
+        matches!(e, ProofError::Checkpoint(_) | ProofError::Trust(_)),
+        "{e}"
+    );
+    let e = verify_proof(&reformat(&inc, &|v| v["record"]["reason"] = "no".into()), &trust)
+        .expect_err("edited record");
+    assert!(matches!(e, ProofError::Inclusion(_)), "{e}");
+    // A repeated key is refused, whatever a JSON tool would keep of it.
+    let twice = inc.replacen("\"created_ts_ms\":", "\"created_ts_ms\":1,\"created_ts_ms\":", 1);
+    let e = verify_proof(twice.as_bytes(), &trust).expect_err("repeated key");
+    assert_eq!(e.class(), FailureClass::Structure, "{e}");
+}
+
 /// Reading a stream's leaves from a directory: a stream with no records is
 /// named as such, and a missing segment (or none at all) is refused, never
 /// read past.

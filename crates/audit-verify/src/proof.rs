@@ -178,7 +178,7 @@ fn path_of(entries: &[String]) -> Result<Vec<Digest>, ProofError> {
 }
 
 fn checkpoint_of(raw: &RawValue, trust: &TrustSet) -> Result<(SignedCheckpoint, Vec<String>), ProofError> {
-    let cp = SignedCheckpoint::parse_line(raw.get().as_bytes()).map_err(ProofError::Checkpoint)?;
+    let cp = SignedCheckpoint::parse_json(raw.get().as_bytes()).map_err(ProofError::Checkpoint)?;
     let kids = if trust.is_empty() {
         Vec::new()
     } else {

@@ -114,10 +114,28 @@ impl SignedCheckpoint {
     /// [`SignedCheckpoint::to_line`] writes: one checkpoint has one
     /// representation.
     pub fn parse_line(line: &[u8]) -> Result<Self, CheckpointLineError> {
+        let cp = Self::parse_with(line, CheckpointBody::from_canonical)?;
+        if cp.to_line().as_bytes() != line {
+            return Err(CheckpointLineError::NotCanonical);
+        }
+        Ok(cp)
+    }
+
+    /// Parses a signed checkpoint in any JSON form, as a proof file that
+    /// went through a JSON tool holds it (see
+    /// [`CheckpointBody::from_json`]). The signatures are checked over the
+    /// body's canonical bytes, so what is read is what was signed.
+    pub fn parse_json(json: &[u8]) -> Result<Self, CheckpointLineError> {
+        Self::parse_with(json, CheckpointBody::from_json)
+    }
+
+    fn parse_with(
+        json: &[u8],
+        body: fn(&[u8]) -> Result<CheckpointBody, CheckpointError>,
+    ) -> Result<Self, CheckpointLineError> {
         let parsed: Line<'_> =
-            serde_json::from_slice(line).map_err(|e| CheckpointLineError::Shape(e.to_string()))?;
-        let body = CheckpointBody::from_canonical(parsed.body.get().as_bytes())
-            .map_err(CheckpointLineError::Body)?;
+            serde_json::from_slice(json).map_err(|e| CheckpointLineError::Shape(e.to_string()))?;
+        let body = body(parsed.body.get().as_bytes()).map_err(CheckpointLineError::Body)?;
         let mut sigs = Vec::with_capacity(parsed.sigs.len().min(64));
         for (index, s) in parsed.sigs.into_iter().enumerate() {
             if s.kid.len() != 32
@@ -149,11 +167,7 @@ impl SignedCheckpoint {
                 sig,
             });
         }
-        let cp = Self { body, sigs };
-        if cp.to_line().as_bytes() != line {
-            return Err(CheckpointLineError::NotCanonical);
-        }
-        Ok(cp)
+        Ok(Self { body, sigs })
     }
 
     /// The stored line (without newline): the canonical body, then the
