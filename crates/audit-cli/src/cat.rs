@@ -22,8 +22,8 @@ use std::rc::Rc;
 
 use audit_canon::Limits;
 use audit_verify::{
-    Chains, Decoded, FileBytes, SegmentError, SegmentReader, Step, check_frame, decode_frame,
-    parse_segment_file_name, scan_segment,
+    Chains, Decoded, FileBytes, NumberedFiles, SegmentError, SegmentReader, Step, check_frame, decode_frame,
+    scan_segment,
 };
 
 use crate::exit::Exit;
@@ -53,14 +53,11 @@ struct File {
 
 /// Runs `cat PATH [--stream S] [--from SEQ] [--to SEQ]`.
 pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let bundle = path.join(audit_verify::MANIFEST_FILE).exists();
+    let bundle = audit_verify::is_bundle(path);
     let files = match files_of(path, bundle) {
         Ok(f) => f,
-        Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", path.display())),
+        Err(f) => return crate::fail(err, class_exit(f.class), format_args!("{f}")),
     };
-    if let Some(f) = missing_file(path, bundle, &files) {
-        return crate::fail(err, class_exit(f.class), format_args!("{f}"));
-    }
     let checked = match check_all(&files, bundle) {
         Ok(c) => c,
         Err((p, e)) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", p.display())),
@@ -87,27 +84,15 @@ pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &m
 }
 
 /// The segment files of a WAL directory, or the record files of a bundle,
-/// by number.
-fn files_of(path: &Path, bundle: bool) -> std::io::Result<Vec<File>> {
-    let mut named: Vec<(u64, PathBuf)> = std::fs::read_dir(path)?
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let name = e.file_name().into_string().ok()?;
-            let n = if bundle {
-                // One number, one name, as for segments.
-                let n: u64 = name
-                    .strip_prefix("records-")?
-                    .strip_suffix(".seg")?
-                    .parse()
-                    .ok()?;
-                (name == format!("records-{n:06}.seg")).then_some(n)?
-            } else {
-                parse_segment_file_name(&name)?
-            };
-            Some((n, e.path()))
-        })
-        .collect();
-    named.sort();
+/// by number, whole from 1 (a removed file is refused as `auditctl verify`
+/// refuses it, never skipped).
+fn files_of(path: &Path, bundle: bool) -> Result<Vec<File>, Box<audit_verify::Failure>> {
+    let kind = if bundle {
+        NumberedFiles::Records
+    } else {
+        NumberedFiles::Segments
+    };
+    let named = audit_verify::list_numbered(path, kind)?;
     let last = named.last().map_or(0, |s| s.0);
     Ok(named
         .into_iter()
@@ -117,28 +102,6 @@ fn files_of(path: &Path, bundle: bool) -> std::io::Result<Vec<File>> {
             sealed: bundle || number != last,
         })
         .collect())
-}
-
-/// The first file missing from the numbers `1..=last` (as `auditctl
-/// verify` finds it), so that a removed segment is never skipped in
-/// silence; a directory with none is missing the first.
-fn missing_file(dir: &Path, bundle: bool, files: &[File]) -> Option<audit_verify::Failure> {
-    let last = files.last().map_or(0, |f| f.number);
-    let missing = audit_verify::first_missing_segment(files.iter().map(|f| f.number))?;
-    let (name, what) = if bundle {
-        (format!("records-{missing:06}.seg"), "records file")
-    } else {
-        (audit_verify::segment_file_name(missing), "segment")
-    };
-    Some(audit_verify::Failure {
-        class: audit_verify::FailureClass::Structure,
-        code: "missing_segment",
-        file: dir.join(name),
-        offset: None,
-        stream: None,
-        seq: None,
-        reason: format!("{what} {missing} is missing ({what}s run to {last})"),
-    })
 }
 
 fn load(f: &File) -> Result<FileBytes, (PathBuf, std::io::Error)> {

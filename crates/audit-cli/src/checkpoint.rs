@@ -14,11 +14,12 @@ use audit_wal::{ReadError, WalOptions, WalSink};
 use crate::exit::Exit;
 
 fn open_wal(dir: &Path, err: &mut dyn Write) -> Result<Arc<WalSink>, Exit> {
-    if !dir.join(audit_verify::segment_file_name(1)).exists() {
+    // Only an existing, whole WAL: opening would make a new one.
+    if let Err(f) = audit_verify::list_numbered(dir, audit_verify::NumberedFiles::Segments) {
         return Err(crate::fail(
             err,
-            Exit::Structure,
-            format_args!("{} is not a WAL directory (no wal-000001.seg)", dir.display()),
+            crate::verify::class_exit(f.class),
+            format_args!("{} is not a WAL directory: {f}", dir.display()),
         ));
     }
     let opts = WalOptions {

@@ -14,7 +14,7 @@ fn prove_exit(e: &ProveError) -> Exit {
         ProveError::Segment { path, error } => {
             crate::verify::class_exit(audit_verify::Failure::from_segment(path.clone(), error).class)
         }
-        ProveError::MissingSegment { .. } => Exit::Structure,
+        ProveError::Listing(f) => crate::verify::class_exit(f.class),
         ProveError::Export(_) | ProveError::Read(_) => Exit::Integrity,
         _ => Exit::Usage,
     }
@@ -32,7 +32,7 @@ pub(crate) fn prove(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
-    if path.join(audit_verify::MANIFEST_FILE).exists() {
+    if audit_verify::is_bundle(path) {
         return crate::fail(
             err,
             Exit::Usage,

@@ -75,7 +75,9 @@ pub(crate) fn verify(
         Ok(t) => t,
         Err(x) => return x,
     };
-    if !path.is_dir() {
+    // A path that does not exist is an I/O failure, reported as the
+    // verifier reports every failure (and in the --json object).
+    if path.exists() && !path.is_dir() {
         return crate::fail(
             err,
             Exit::Structure,

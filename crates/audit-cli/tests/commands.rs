@@ -492,7 +492,19 @@ fn checkpoint_verify_and_the_exit_codes_of_verify() {
     std::fs::rename(&seg, e.root.join("moved.seg")).expect("mv");
     std::fs::write(e.wal.join("wal-000002.seg"), b"").expect("touch");
     exits(&auditctl(&["verify", p(&e.wal)], b""), 4);
-    exits(&auditctl(&["verify", p(&e.root.join("nope"))], b""), 4);
+    // A path that does not exist is I/O (5), as for cat and prove; a file
+    // that is not a directory is structure (4).
+    for cmd in ["verify", "cat"] {
+        exits(&auditctl(&[cmd, p(&e.root.join("nope"))], b""), 5);
+    }
+    exits(
+        &auditctl(
+            &["prove", p(&e.root.join("nope")), "--stream", "s", "--seq", "1"],
+            b"",
+        ),
+        5,
+    );
+    exits(&auditctl(&["verify", p(&e.key)], b""), 4);
     exits(&auditctl(&["verify", p(&e.wal), "--trust", "zz"], b""), 2);
     let usage = exits(&auditctl(&["verify"], b""), 2);
     insta::assert_snapshot!(usage, @"auditctl: the following required arguments were not provided: <PATH> (see auditctl --help)");
@@ -554,6 +566,22 @@ fn export_cat_prove_and_verify_proof() {
         ),
         2,
     );
+    // A bundle that lost its manifest is still told from a WAL directory
+    // (by its records file) and refused for the manifest it lacks; prove,
+    // which reads only WAL directories, says what it is.
+    let bare = e.root.join("bare");
+    std::fs::create_dir(&bare).expect("mkdir");
+    std::fs::copy(bundle.join("records-000001.seg"), bare.join("records-000001.seg")).expect("cp");
+    let said = exits(&auditctl(&["verify", p(&bare)], b""), 4);
+    assert!(
+        said.contains("(missing_file)") && said.contains("manifest.json"),
+        "{said}"
+    );
+    let said = exits(
+        &auditctl(&["prove", p(&bare), "--stream", "ingress", "--seq", "1"], b""),
+        2,
+    );
+    assert!(said.contains("is a bundle"), "{said}");
     // cat: JSON Lines with self_hash that auditctl canon agrees with.
     let lines = ok(&auditctl(&["cat", p(&bundle)], b""));
     for l in lines.lines() {
@@ -658,8 +686,10 @@ fn help_and_error_text_are_stable() {
       -h, --help     Print help
       -V, --version  Print version
     ");
-    let e = exits(&auditctl(&["verify", "/nonexistent-dir"], b""), 4);
-    insta::assert_snapshot!(e, @"auditctl: /nonexistent-dir is not a directory (a WAL directory or a bundle)");
+    let e = exits(&auditctl(&["verify", "/nonexistent-dir"], b""), 5);
+    insta::assert_snapshot!(e, @"auditctl: io failure (io) in /nonexistent-dir: No such file or directory (os error 2)");
+    let e = exits(&auditctl(&["verify", "/dev/null"], b""), 4);
+    insta::assert_snapshot!(e, @"auditctl: /dev/null is not a directory (a WAL directory or a bundle)");
     for cmd in [
         "keygen",
         "pubkey",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Blake3Tree, Digest, Limits, MerkleTree, leaf_hash};
-use audit_verify::{Chains, SignedCheckpoint, parse_segment_file_name, scan_segment};
+use audit_verify::{Chains, Failure, NumberedFiles, SignedCheckpoint, scan_segment};
 use audit_wal::WalSink;
 
 use crate::bundle::{ExportError, stream_checkpoints};
@@ -79,17 +79,11 @@ pub enum ProveError {
         /// The writers.
         writers: String,
     },
-    /// A segment number between 1 and the last is missing (or the
-    /// directory has none): the log is not whole.
-    #[error("{}: segment {missing} is missing (segments run to {last})", path.display())]
-    MissingSegment {
-        /// The missing segment's path.
-        path: PathBuf,
-        /// Its number.
-        missing: u64,
-        /// The last segment's number (0: none).
-        last: u64,
-    },
+    /// The directory cannot be listed, or a segment number between 1 and
+    /// the last is missing (or it has none): the log is not whole. As
+    /// `auditctl verify` reports it (`io`, `missing_segment`).
+    #[error("{0}")]
+    Listing(Box<Failure>),
     /// No record of the stream (of the writer, when one is named).
     #[error(
         "stream {stream:?}{} has no records in {}",
@@ -189,22 +183,8 @@ fn scan_stream_dir<T: Default>(
         path: path.to_path_buf(),
         reason,
     };
-    let mut segs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .map_err(|e| bad(dir, e.to_string()))?
-        .filter_map(|e| {
-            let e = e.ok()?;
-            Some((parse_segment_file_name(e.file_name().to_str()?)?, e.path()))
-        })
-        .collect();
-    segs.sort();
+    let segs = audit_verify::list_numbered(dir, NumberedFiles::Segments).map_err(ProveError::Listing)?;
     let last = segs.last().map_or(0, |s| s.0);
-    if let Some(missing) = audit_verify::first_missing_segment(segs.iter().map(|s| s.0)) {
-        return Err(ProveError::MissingSegment {
-            path: dir.join(audit_verify::segment_file_name(missing)),
-            missing,
-            last,
-        });
-    }
     let mut chains = Chains::new();
     let mut by_writer: BTreeMap<String, T> = BTreeMap::new();
     for (n, path) in &segs {

@@ -305,23 +305,33 @@ fn a_stream_without_records_and_a_missing_segment_are_named() {
         "{err}"
     );
     std::fs::remove_file(dir.join("wal-000002.seg")).expect("remove");
+    // The listing `auditctl verify` makes refuses it the same way.
+    let listed = |dir: &std::path::Path| {
+        audit_verify::list_numbered(dir, audit_verify::NumberedFiles::Segments).expect_err("not whole")
+    };
     let err = read_stream_leaves(&dir, None, "s", |_| false).expect_err("missing");
     assert!(
-        matches!(err, ProveError::MissingSegment { missing: 2, last, .. } if last >= 3),
+        matches!(&err, ProveError::Listing(f) if f.code == "missing_segment" && f.file == seg),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("segment 2 is missing (segments run to "),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), listed(&dir).to_string());
     let empty = t.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     let err = read_stream_leaves(&empty, None, "s", |_| false).expect_err("empty");
     assert!(
-        matches!(
-            err,
-            ProveError::MissingSegment {
-                missing: 1,
-                last: 0,
-                ..
-            }
-        ),
+        matches!(&err, ProveError::Listing(f) if f.file == empty.join("wal-000001.seg")),
         "{err}"
     );
+    assert!(
+        err.to_string()
+            .ends_with("segment 1 is missing (the directory has no segments)"),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), listed(&empty).to_string());
+    let err = read_stream_leaves(&t.path().join("nope"), None, "s", |_| false).expect_err("none");
+    assert!(matches!(&err, ProveError::Listing(f) if f.code == "io"), "{err}");
 }

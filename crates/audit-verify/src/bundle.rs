@@ -10,6 +10,7 @@ use audit_canon::{Digest, Frontier};
 use serde::Deserialize;
 
 use crate::chains::{Chains, StreamHead};
+use crate::listing::NumberedFiles;
 use crate::report::{Failure, FailureClass, Report};
 use crate::wal_dir::{
     CHECKPOINTS_FILE, Linker, VerifyOptions, io_failure, read_checkpoints, read_file, read_links,
@@ -40,15 +41,6 @@ struct ManifestFile {
     b3: String,
     range: [u64; 2],
     count: u64,
-}
-
-/// `records-NNNNNN.seg` → NNNNNN.
-fn bundle_segment_number(name: &str) -> Option<u64> {
-    let d = name.strip_prefix("records-")?.strip_suffix(".seg")?;
-    (d.len() >= 6 && d.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| d.parse().ok())
-        .flatten()
-        .filter(|n| format!("records-{n:06}.seg") == name)
 }
 
 /// Verifies a bundle directory.
@@ -91,7 +83,11 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
     let mut on_disk = BTreeSet::new();
     for e in std::fs::read_dir(dir).map_err(|e| io_failure(dir, &e))? {
         let e = e.map_err(|e| io_failure(dir, &e))?;
-        if let Some(n) = e.file_name().to_str().and_then(bundle_segment_number) {
+        if let Some(n) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| NumberedFiles::Records.number_of(n))
+        {
             on_disk.insert(n);
         }
     }
@@ -99,7 +95,8 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
     let mut expect_seq = None;
     for (i, f) in m.files.iter().enumerate() {
         let path = dir.join(&f.file);
-        let number = bundle_segment_number(&f.file)
+        let number = NumberedFiles::Records
+            .number_of(&f.file)
             .filter(|&n| n == i as u64 + 1)
             .ok_or_else(|| {
                 structure(
@@ -292,7 +289,7 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
 /// Verifies `path`: a bundle when it holds `manifest.json`, else a WAL
 /// directory.
 pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Report {
-    if path.join(MANIFEST_FILE).exists() {
+    if crate::listing::is_bundle(path) {
         verify_bundle(path, opts)
     } else {
         crate::wal_dir::verify_wal_dir(path, opts)

@@ -74,6 +74,7 @@ mod bundle;
 mod chains;
 mod frame;
 mod header;
+mod listing;
 mod mmap;
 mod proof;
 mod reader;
@@ -89,6 +90,7 @@ pub use header::{
     HeaderError, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, decode_header, encode_header, first_missing_segment,
     parse_segment_file_name, segment_file_name,
 };
+pub use listing::{NumberedFiles, is_bundle, list_numbered};
 pub use mmap::map_readonly;
 pub use proof::{ConsistencyError, InclusionError, ProofError, ProofOutcome, verify_proof};
 pub use reader::{

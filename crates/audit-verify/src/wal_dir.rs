@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use audit_canon::{Digest, Limits, PrevHash, RecordLink, leaf_hash};
 
 use crate::chains::Chains;
-use crate::header::{parse_segment_file_name, segment_file_name};
 use crate::reader::{SegmentError, SegmentReader, Step, TornTail, check_frame};
 use crate::report::{Failure, FailureClass, Report, StreamReport};
 use crate::signed::{CheckpointLineError, SignedCheckpoint, whole_checkpoint_lines};
@@ -742,26 +741,8 @@ pub fn verify_wal_dir(dir: &Path, opts: &VerifyOptions) -> Report {
 }
 
 fn verify_wal_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Result<(), Failure> {
-    let names = std::fs::read_dir(dir).map_err(|e| io_failure(dir, &e))?;
-    let mut segs = BTreeMap::new();
-    for e in names {
-        let e = e.map_err(|e| io_failure(dir, &e))?;
-        if let Some(n) = e.file_name().to_str().and_then(parse_segment_file_name) {
-            segs.insert(n, e.path());
-        }
-    }
-    let last = segs.keys().next_back().copied().unwrap_or(0);
-    if let Some(missing) = crate::first_missing_segment(segs.keys().copied()) {
-        return Err(Failure {
-            class: FailureClass::Structure,
-            code: "missing_segment",
-            file: dir.join(segment_file_name(missing)),
-            offset: None,
-            stream: None,
-            seq: None,
-            reason: format!("segment {missing} is missing (segments run to {last})"),
-        });
-    }
+    let files =
+        crate::listing::list_numbered(dir, crate::listing::NumberedFiles::Segments).map_err(|f| *f)?;
     let cp_path = dir.join(CHECKPOINTS_FILE);
     let (pending, kids) = match std::fs::read(&cp_path) {
         Ok(text) => read_checkpoints(&cp_path, &text, &opts.trust, &|_, _| Some(1))?,
@@ -769,7 +750,6 @@ fn verify_wal_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Re
         Err(e) => return Err(io_failure(&cp_path, &e)),
     };
     let mut linker = Linker::new(pending, cp_path);
-    let files: Vec<(u64, PathBuf)> = segs.into_iter().collect();
     let outcome = scan_files(&files, opts.threads(), true, &mut linker);
     report.streams = linker.streams(&kids);
     report.torn = outcome?;

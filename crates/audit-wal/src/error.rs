@@ -35,7 +35,7 @@ pub enum OpenError {
         source: Box<SegmentError>,
     },
     /// Segment numbers are not contiguous from 1.
-    #[error("wal {}: segment {} is missing (segments run to {last})", dir.display(), audit_verify::segment_file_name(*number))]
+    #[error("wal {}: {}", dir.display(), audit_verify::NumberedFiles::Segments.missing_reason(*number, *last))]
     MissingSegment {
         /// The WAL directory.
         dir: PathBuf,
