@@ -44,6 +44,9 @@ fn an_openssl_key_signs_what_openssl_verifies_and_kids_agree() {
     let signer = Ed25519Signer::load(&key).expect("openssl's PKCS#8 PEM loads");
     let from_openssl =
         PublicKey::parse(&std::fs::read_to_string(&public).expect("pub")).expect("SPKI PEM parses");
+    // The secret key given where a public key belongs is named as such.
+    let secret = std::fs::read_to_string(&key).expect("key");
+    assert_eq!(PublicKey::parse(&secret), Err(audit_verify::KeyError::SecretKey));
     assert_eq!(from_openssl.kid(), signer.kid());
     assert_eq!(
         signer.public_key_pem().trim(),

@@ -36,6 +36,11 @@ impl PublicKey {
     /// 64 hex characters, surrounding whitespace ignored.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let t = text.trim();
+        if t.starts_with("-----BEGIN PRIVATE KEY-----")
+            || t.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        {
+            return Err(KeyError::SecretKey);
+        }
         if t.starts_with("-----BEGIN") {
             let key = VerifyingKey::from_public_key_pem(t).map_err(|e| KeyError::Pem(e.to_string()))?;
             return Self::from_raw(key.as_bytes());
@@ -88,6 +93,12 @@ pub enum KeyError {
     /// A PEM block that is not an Ed25519 SPKI public key.
     #[error("not an Ed25519 SPKI public key: {0}")]
     Pem(String),
+    /// A secret key (PKCS#8 `PRIVATE KEY` PEM) where a public key belongs:
+    /// refused, and never read.
+    #[error(
+        "this is a secret key (PEM PRIVATE KEY); a verifier takes only the public key, which `auditctl pubkey` prints"
+    )]
+    SecretKey,
     /// 32 bytes that are not a curve point.
     #[error("the 32 bytes are not an Ed25519 public key")]
     NotAPoint,
