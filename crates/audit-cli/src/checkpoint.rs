@@ -1,14 +1,16 @@
 //! `auditctl checkpoint` and `auditctl export`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use audit_chain::{AuditSink, FsyncPolicy};
+use audit_canon::Limits;
+use audit_chain::{AuditSink, AuditStream, Emitter, FsyncPolicy};
 use audit_export::{
     BundleRequest, Cadence, Checkpointer, CheckpointerError, Ed25519Signer, ExportError, Signer,
     export_bundle,
 };
+use audit_verify::SignedCheckpoint;
 use audit_wal::{ReadError, WalOptions, WalSink};
 
 use crate::exit::Exit;
@@ -47,23 +49,74 @@ fn checkpointer_exit(e: &CheckpointerError) -> Exit {
     }
 }
 
-/// `checkpoint --wal DIR --key KEY.pem`.
+/// Loads each secret key as a signer; the same key twice is refused (a
+/// checkpoint counts distinct kids).
+fn signers(keys: &[PathBuf], err: &mut dyn Write) -> Result<Vec<Arc<dyn Signer>>, Exit> {
+    let mut out: Vec<Arc<dyn Signer>> = Vec::with_capacity(keys.len());
+    for path in keys {
+        let s = Ed25519Signer::load(path)
+            .map_err(|e| crate::fail(err, crate::keys::key_exit(&e), format_args!("{e}")))?;
+        if let Some(i) = out.iter().position(|o| o.kid() == s.kid()) {
+            return Err(crate::fail(
+                err,
+                Exit::Usage,
+                format_args!(
+                    "{} and {} are the same key (kid {})",
+                    keys.get(i).map_or(path, |p| p).display(),
+                    path.display(),
+                    s.kid()
+                ),
+            ));
+        }
+        out.push(Arc::new(s));
+    }
+    Ok(out)
+}
+
+/// Prints checkpoints made: one line each, or one JSON object.
+fn print_made(made: &[SignedCheckpoint], json: bool, extra: Option<(&str, String)>, out: &mut dyn Write) {
+    let _ = if json {
+        // Each checkpoint byte for byte as its stored line.
+        let lines: Vec<String> = made.iter().map(SignedCheckpoint::to_line).collect();
+        let extra = extra.map_or(String::new(), |(k, v)| format!(",{}:{v}", serde_json::json!(k)));
+        writeln!(out, "{{\"checkpoints\":[{}]{extra}}}", lines.join(","))
+    } else if made.is_empty() {
+        writeln!(out, "every stream is already covered by a checkpoint")
+    } else {
+        made.iter().try_for_each(|c| {
+            let kids: Vec<&str> = c.sigs.iter().map(|s| s.kid.as_str()).collect();
+            writeln!(
+                out,
+                "{} {} seq {}..={} root {} signed by {}",
+                c.body.writer_id(),
+                c.body.stream(),
+                c.body.start_seq(),
+                c.body.end_seq(),
+                c.body.root(),
+                kids.join(", ")
+            )
+        })
+    };
+}
+
+/// `checkpoint --wal DIR --key KEY.pem [--key KEY2.pem ..]`: every
+/// checkpoint is signed by every key (cross-signing, witnesses).
 pub(crate) fn checkpoint(
     dir: &Path,
-    key: &Path,
+    keys: &[PathBuf],
     json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
-    let signer: Arc<dyn Signer> = match Ed25519Signer::load(key) {
-        Ok(k) => Arc::new(k),
-        Err(e) => return crate::fail(err, Exit::Usage, format_args!("{e}")),
+    let signers = match signers(keys, err) {
+        Ok(s) => s,
+        Err(x) => return x,
     };
     let wal = match open_wal(dir, err) {
         Ok(w) => w,
         Err(x) => return x,
     };
-    let cp = match Checkpointer::open(wal.clone(), vec![signer], Cadence::default()) {
+    let cp = match Checkpointer::open(wal.clone(), signers, Cadence::default()) {
         Ok((c, _)) => c,
         Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
@@ -71,25 +124,75 @@ pub(crate) fn checkpoint(
         Ok(m) => m,
         Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
-    let _ = if json {
-        // Each checkpoint byte for byte as its stored line.
-        let lines: Vec<String> = made.iter().map(audit_verify::SignedCheckpoint::to_line).collect();
-        writeln!(out, "{{\"checkpoints\":[{}]}}", lines.join(","))
-    } else if made.is_empty() {
-        writeln!(out, "every stream is already covered by a checkpoint")
-    } else {
-        made.iter().try_for_each(|c| {
-            writeln!(
-                out,
-                "{} {} seq {}..={} root {}",
-                c.body.writer_id(),
-                c.body.stream(),
-                c.body.start_seq(),
-                c.body.end_seq(),
-                c.body.root()
-            )
-        })
+    print_made(&made, json, None, out);
+    match wal.close() {
+        Ok(()) => Exit::Ok,
+        Err(e) => crate::fail(err, Exit::Io, format_args!("closing the WAL: {e}")),
+    }
+}
+
+/// `rotate-key --wal DIR --writer ID --old OLD.pem --new NEW.pem`: records
+/// `KeyRotated` (`old_kid`, `new_kid`) as the next record of every stream
+/// of the writer, then checkpoints every stream signed by both keys
+/// (`Checkpointer::rotate_key`). Later checkpoints are made with the new
+/// key alone.
+pub(crate) fn rotate_key(
+    dir: &Path,
+    writer: &str,
+    old: &Path,
+    new: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let keys = match signers(&[old.to_path_buf(), new.to_path_buf()], err) {
+        Ok(s) => s,
+        Err(x) => return x,
     };
+    let (Some(old_key), Some(new_key)) = (keys.first().cloned(), keys.get(1).cloned()) else {
+        return Exit::Usage;
+    };
+    let wal = match open_wal(dir, err) {
+        Ok(w) => w,
+        Err(x) => return x,
+    };
+    let streams: Vec<String> = wal
+        .streams()
+        .into_iter()
+        .filter_map(|(w, s)| (w == writer).then_some(s))
+        .collect();
+    if streams.is_empty() {
+        let _ = wal.close();
+        return crate::fail(
+            err,
+            Exit::Usage,
+            format_args!("writer {writer:?} has no streams in {}", dir.display()),
+        );
+    }
+    let emitter = match Emitter::new(writer, wal.clone(), Limits::default()) {
+        Ok(e) => e,
+        Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
+    };
+    let cp = match Checkpointer::open(wal.clone(), vec![old_key.clone()], Cadence::default()) {
+        Ok((c, _)) => c,
+        Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
+    };
+    let made = match cp.rotate_key(new_key.clone(), &emitter, crate::now_ms()) {
+        Ok(m) => m,
+        Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
+    };
+    let rotated = serde_json::json!({"old_kid": old_key.kid(), "new_kid": new_key.kid(), "streams": streams});
+    if !json {
+        let _ = writeln!(
+            out,
+            "recorded KeyRotated {} -> {} in {} streams of {writer}: {}",
+            old_key.kid(),
+            new_key.kid(),
+            streams.len(),
+            streams.join(", ")
+        );
+    }
+    print_made(&made, json, Some(("rotated", rotated.to_string())), out);
     match wal.close() {
         Ok(()) => Exit::Ok,
         Err(e) => crate::fail(err, Exit::Io, format_args!("closing the WAL: {e}")),

@@ -7,7 +7,7 @@ use audit_export::{Ed25519Signer, KeyFileError, Signer};
 
 use crate::exit::Exit;
 
-fn key_exit(e: &KeyFileError) -> Exit {
+pub(crate) fn key_exit(e: &KeyFileError) -> Exit {
     match e {
         KeyFileError::Io { .. } | KeyFileError::Random(_) => Exit::Io,
         KeyFileError::Exists { .. } => Exit::Usage,

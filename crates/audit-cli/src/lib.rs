@@ -157,11 +157,32 @@ pub enum Command {
         /// The WAL directory.
         #[arg(long)]
         wal: PathBuf,
-        /// The PKCS#8 PEM secret key to sign with.
-        #[arg(long)]
-        key: PathBuf,
+        /// The PKCS#8 PEM secret key to sign with; repeat it to have every
+        /// checkpoint signed by each key (cross-signing, witnesses).
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
         /// Print one JSON object: `{"checkpoints":[..]}`, each as stored in
         /// checkpoints.jsonl.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate the checkpoint key: record KeyRotated in every stream of a
+    /// writer, then checkpoint every stream signed by the old and the new key.
+    RotateKey {
+        /// The WAL directory.
+        #[arg(long)]
+        wal: PathBuf,
+        /// The writer whose streams record the rotation.
+        #[arg(long)]
+        writer: String,
+        /// The secret key checkpoints were signed with so far.
+        #[arg(long)]
+        old: PathBuf,
+        /// The secret key to sign with from now on.
+        #[arg(long)]
+        new: PathBuf,
+        /// Print one JSON object: `rotated` (old_kid, new_kid, streams) and
+        /// `checkpoints`.
         #[arg(long)]
         json: bool,
     },
@@ -315,6 +336,13 @@ pub fn run(cli: Cli) -> Exit {
         Command::Checkpoint { wal, key, json } => {
             checkpoint::checkpoint(&wal, &key, json, &mut out, &mut err)
         }
+        Command::RotateKey {
+            wal,
+            writer,
+            old,
+            new,
+            json,
+        } => checkpoint::rotate_key(&wal, &writer, &old, &new, json, &mut out, &mut err),
         Command::Export {
             wal,
             writer,

@@ -423,6 +423,107 @@ fn checkpoint_and_export_refuse_a_damaged_checkpoints_file_as_verify_classes_it(
     check(&chain_broken, 1);
 }
 
+/// Two keys sign every checkpoint (`--key` twice); `rotate-key` records
+/// `KeyRotated` in each stream of the writer and cross-signs, and later
+/// checkpoints need the new key.
+#[test]
+fn checkpoints_are_cross_signed_and_keys_rotate_from_the_command_line() {
+    let e = env();
+    // A WAL of its own, so every checkpoint in it is signed by both keys.
+    let wal = e.root.join("wal2");
+    let (k2, p2) = (e.root.join("k2.pem"), e.root.join("k2.pub.pem"));
+    ok(&auditctl(&["keygen", "--out", p(&k2), "--pub", p(&p2)], b""));
+    let kid = |pem: &Path| {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&auditctl(&["pubkey", p(pem), "--json"], b""))).expect("json");
+        v["kid"].as_str().expect("kid").to_owned()
+    };
+    let (old_kid, new_kid) = (kid(&e.key), kid(&k2));
+    let append = ["append", "--wal", p(&wal), "--writer", "svc@1"];
+    ok(&auditctl(&append, EVENTS.as_bytes()));
+    let made: serde_json::Value = serde_json::from_str(&ok(&auditctl(
+        &[
+            "checkpoint",
+            "--wal",
+            p(&wal),
+            "--key",
+            p(&e.key),
+            "--key",
+            p(&k2),
+            "--json",
+        ],
+        b"",
+    )))
+    .expect("json");
+    for c in made["checkpoints"].as_array().expect("checkpoints") {
+        let kids: Vec<&str> = c["sigs"]
+            .as_array()
+            .expect("sigs")
+            .iter()
+            .filter_map(|s| s["kid"].as_str())
+            .collect();
+        assert_eq!(kids, [old_kid.as_str(), new_kid.as_str()]);
+    }
+    let both = ["verify", p(&wal), "--trust", p(&e.public), "--trust", p(&p2)];
+    ok(&auditctl(&[&both[..], &["--min-sigs", "2"]].concat(), b""));
+    // The same key twice is refused before anything is written.
+    let said = exits(
+        &auditctl(
+            &["checkpoint", "--wal", p(&wal), "--key", p(&k2), "--key", p(&k2)],
+            b"",
+        ),
+        2,
+    );
+    assert!(said.contains("are the same key"), "{said}");
+
+    let rotate = |writer: &str| {
+        auditctl(
+            &[
+                "rotate-key",
+                "--wal",
+                p(&wal),
+                "--writer",
+                writer,
+                "--old",
+                p(&e.key),
+                "--new",
+                p(&k2),
+                "--json",
+            ],
+            b"",
+        )
+    };
+    let before = std::fs::read(wal.join("wal-000001.seg")).expect("read");
+    assert!(exits(&rotate("nobody"), 2).contains("has no streams"));
+    assert_eq!(std::fs::read(wal.join("wal-000001.seg")).expect("read"), before);
+    let r: serde_json::Value = serde_json::from_str(&ok(&rotate("svc@1"))).expect("one JSON object");
+    assert_eq!(r["rotated"]["new_kid"].as_str(), Some(new_kid.as_str()));
+    assert_eq!(r["rotated"]["streams"], serde_json::json!(["ingress", "policy"]));
+    // Each stream's newest record is the rotation, and its checkpoint
+    // covers it, signed by both keys.
+    for (stream, checkpoint) in ["ingress", "policy"]
+        .into_iter()
+        .zip(r["checkpoints"].as_array().expect("made"))
+    {
+        let cat = ok(&auditctl(&["cat", p(&wal), "--stream", stream], b""));
+        let last: serde_json::Value =
+            serde_json::from_str(cat.lines().last().expect("record")).expect("json");
+        assert_eq!(last["kind"], "KeyRotated");
+        assert_eq!(
+            last["attrs"],
+            serde_json::json!({"new_kid": new_kid, "old_kid": old_kid})
+        );
+        assert_eq!(checkpoint["body"]["head"], last["self_hash"]);
+        assert_eq!(checkpoint["sigs"].as_array().map(Vec::len), Some(2));
+    }
+    // After the rotation only the new key signs: trusting the old key
+    // alone fails, both (the overlap) or the new one alone verify.
+    ok(&auditctl(&append, EVENTS.as_bytes()));
+    ok(&auditctl(&["checkpoint", "--wal", p(&wal), "--key", p(&k2)], b""));
+    exits(&auditctl(&["verify", p(&wal), "--trust", p(&e.public)], b""), 3);
+    ok(&auditctl(&both, b""));
+}
+
 #[test]
 fn checkpoint_verify_and_the_exit_codes_of_verify() {
     let e = env();
@@ -673,6 +774,7 @@ fn help_and_error_text_are_stable() {
       canon         Read one record (JSON, with or without self_hash) on stdin; print its canonical bytes and its self_hash
       append        Append events (JSON Lines on stdin) to a WAL; a bad line is rejected with its number and the lines before it stay appended
       checkpoint    Append one signed checkpoint for every stream with records not yet covered, and print them
+      rotate-key    Rotate the checkpoint key: record KeyRotated in every stream of a writer, then checkpoint every stream signed by the old and the new key
       export        Write an export bundle of one stream, covering whole checkpoints
       verify        Verify a WAL directory or a bundle: every record, link, checkpoint root, checkpoint chain and signature
       cat           Print records as JSON Lines (with self_hash), each verified; several writers merged in the global order (ts_ms, writer_id, seq)
@@ -696,6 +798,7 @@ fn help_and_error_text_are_stable() {
         "canon",
         "append",
         "checkpoint",
+        "rotate-key",
         "export",
         "verify",
         "cat",
