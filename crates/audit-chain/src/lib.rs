@@ -87,7 +87,7 @@ pub use config::{
 };
 pub use emitter::{Clock, CommitTicket, EmitError, Emitter, PreparedEvent, Receipt};
 pub use event::Event;
-pub use merge::Merge;
+pub use merge::{GlobalOrder, Merge};
 pub use privacy::{IpMode, PiiAction, PiiKind, Privacy, PrivacyError};
 pub use queue::{Overflow, PendingReceipt, QueueConfig, QueueError, QueueStats, QueuedEmitter};
 pub use ram::{RamSink, ReadError};

@@ -6,53 +6,63 @@ use std::collections::BinaryHeap;
 
 use crate::state::SealedRecord;
 
-/// The global order key of a record.
-fn key(r: &SealedRecord) -> (u64, &[u8], u64) {
-    let rec = r.record();
-    (rec.ts_ms(), rec.writer_id().as_bytes(), rec.seq())
+/// An item with a place in the global order of FORMAT-v1.md section 3:
+/// its record's `(ts_ms, writer_id as bytes, seq)`. [`Merge`] merges
+/// anything that has one (records, or a reader's own view of a frame).
+pub trait GlobalOrder {
+    /// The key `(ts_ms, writer_id bytes, seq)`.
+    fn global_key(&self) -> (u64, &[u8], u64);
 }
 
-/// The next record of one input, ordered by its key (then input index, so
+impl GlobalOrder for SealedRecord {
+    fn global_key(&self) -> (u64, &[u8], u64) {
+        let rec = self.record();
+        (rec.ts_ms(), rec.writer_id().as_bytes(), rec.seq())
+    }
+}
+
+/// The next item of one input, ordered by its key (then input index, so
 /// equal keys, which only duplicates can have, come out in a fixed order).
-struct Head {
-    record: SealedRecord,
+struct Head<T> {
+    item: T,
     input: usize,
 }
 
-impl PartialEq for Head {
+impl<T: GlobalOrder> PartialEq for Head<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Head {}
+impl<T: GlobalOrder> Eq for Head<T> {}
 
-impl PartialOrd for Head {
+impl<T: GlobalOrder> PartialOrd for Head<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Head {
+impl<T: GlobalOrder> Ord for Head<T> {
     fn cmp(&self, other: &Self) -> Ordering {
-        key(&self.record)
-            .cmp(&key(&other.record))
+        self.item
+            .global_key()
+            .cmp(&other.item.global_key())
             .then(self.input.cmp(&other.input))
     }
 }
 
 /// A k-way merge of chains, each given in `seq` order.
 ///
-/// It never reorders records within one input: `ts_ms` is advisory, and
+/// It never reorders items within one input: `ts_ms` is advisory, and
 /// when a writer's clock stepped back its records still come out in `seq`
-/// order, merged with the others by the key of each input's next record.
-/// Memory is one record per input.
-pub struct Merge<I: Iterator<Item = SealedRecord>> {
+/// order, merged with the others by the key of each input's next item.
+/// Memory is one item per input.
+pub struct Merge<I: Iterator<Item: GlobalOrder>> {
     inputs: Vec<I>,
-    heap: BinaryHeap<Reverse<Head>>,
+    heap: BinaryHeap<Reverse<Head<I::Item>>>,
 }
 
-impl<I: Iterator<Item = SealedRecord>> Merge<I> {
+impl<I: Iterator<Item: GlobalOrder>> Merge<I> {
     /// Merges `inputs`.
     pub fn new(inputs: Vec<I>) -> Self {
         let mut m = Self {
@@ -66,18 +76,18 @@ impl<I: Iterator<Item = SealedRecord>> Merge<I> {
     }
 
     fn refill(&mut self, input: usize) {
-        if let Some(record) = self.inputs.get_mut(input).and_then(Iterator::next) {
-            self.heap.push(Reverse(Head { record, input }));
+        if let Some(item) = self.inputs.get_mut(input).and_then(Iterator::next) {
+            self.heap.push(Reverse(Head { item, input }));
         }
     }
 }
 
-impl<I: Iterator<Item = SealedRecord>> Iterator for Merge<I> {
-    type Item = SealedRecord;
+impl<I: Iterator<Item: GlobalOrder>> Iterator for Merge<I> {
+    type Item = I::Item;
 
-    fn next(&mut self) -> Option<SealedRecord> {
+    fn next(&mut self) -> Option<I::Item> {
         let Reverse(head) = self.heap.pop()?;
         self.refill(head.input);
-        Some(head.record)
+        Some(head.item)
     }
 }

@@ -15,12 +15,13 @@
 //! newest segment plus one mapped file per writer, never an entry per
 //! record.
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use audit_canon::Limits;
+use audit_chain::{GlobalOrder, Merge};
 use audit_verify::{
     Chains, Decoded, FileBytes, NumberedFiles, SegmentError, SegmentReader, Step, check_frame, decode_frame,
     scan_segment,
@@ -67,11 +68,14 @@ pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &m
         checked: &checked,
         filter,
     };
-    let mut merge = Merge::new(&ctx);
-    while let Some(r) = merge.next_record(&ctx) {
+    for next in merged(&ctx) {
         // Only a file that changed after its check, or stdout (closed by
         // `| head`: no message), fails here.
-        match r.and_then(|r| r.print(&files, out)) {
+        let printed = match next {
+            Out::Record(r) => r.print(&files, out),
+            Out::Failed(e) => Err(e),
+        };
+        match printed {
             Ok(true) => {}
             Ok(false) => return Exit::Io,
             Err(e) => return crate::fail(err, Exit::Io, format_args!("{e}")),
@@ -210,9 +214,12 @@ struct Head<'a> {
     stream: std::borrow::Cow<'a, str>,
 }
 
-/// A verified record on its way out: where its frame is.
-struct Record {
+/// A verified record on its way out: where its frame is, and its place
+/// in the global order.
+struct Record<'a> {
     ts_ms: u64,
+    /// Its writer's id (empty when there is one writer: nothing to merge).
+    writer: &'a [u8],
     seq: u64,
     bytes: Rc<FileBytes>,
     /// The frame's file (index) and offset.
@@ -220,7 +227,7 @@ struct Record {
     offset: u64,
 }
 
-impl Record {
+impl Record<'_> {
     /// Prints the record with its `self_hash` (its frame's digest, which
     /// the first pass checked is the digest of its bytes); false when
     /// stdout fails.
@@ -240,9 +247,27 @@ impl Record {
     }
 }
 
+/// What the second pass hands on: a verified record, or why it cannot go
+/// on (a file that changed after its check).
+enum Out<'a> {
+    Record(Record<'a>),
+    Failed(String),
+}
+
+impl GlobalOrder for Out<'_> {
+    fn global_key(&self) -> (u64, &[u8], u64) {
+        match self {
+            Out::Record(r) => (r.ts_ms, r.writer, r.seq),
+            // Before any record: the merge hands a failure on at once.
+            Out::Failed(_) => (0, &[], 0),
+        }
+    }
+}
+
 /// One writer's wanted records (every wanted record when `writer` is
 /// `None`), in file order, up to where verification stopped.
-struct Cursor {
+struct Cursor<'a> {
+    ctx: &'a Ctx<'a>,
     /// Index into `Checked::writers`.
     writer: Option<usize>,
     file: usize,
@@ -250,17 +275,21 @@ struct Cursor {
     at: Option<(Rc<FileBytes>, u64)>,
 }
 
-impl Cursor {
-    fn next_record(&mut self, ctx: &Ctx<'_>) -> Option<Result<Record, String>> {
+impl<'a> Iterator for Cursor<'a> {
+    type Item = Out<'a>;
+
+    fn next(&mut self) -> Option<Out<'a>> {
+        let ctx = self.ctx;
+        let writer = self.writer.and_then(|w| ctx.checked.writers.get(w));
         // Records' leading fields are read when writers are merged or a
         // stream is asked for.
-        let heads = self.writer.is_some() || ctx.filter.stream.is_some();
+        let heads = writer.is_some() || ctx.filter.stream.is_some();
         loop {
             let f = ctx.files.get(self.file)?;
             if self.at.is_none() {
                 match ctx.bytes(self.file) {
                     Ok(b) => self.at = Some((b, audit_verify::SEGMENT_HEADER_LEN as u64)),
-                    Err(e) => return Some(Err(e)),
+                    Err(e) => return Some(Out::Failed(e)),
                 }
             }
             let (bytes, pos) = self.at.as_mut()?;
@@ -289,14 +318,13 @@ impl Cursor {
                 let head = match serde_json::from_slice::<Head<'_>>(frame.canonical) {
                     Ok(h) => h,
                     Err(e) => {
-                        return Some(Err(format!(
+                        return Some(Out::Failed(format!(
                             "{} at offset {}: the record changed after it was verified ({e})",
                             f.path.display(),
                             frame.offset
                         )));
                     }
                 };
-                let writer = self.writer.and_then(|w| ctx.checked.writers.get(w));
                 if writer.is_some_and(|w| *w != head.writer_id)
                     || ctx.filter.stream.is_some_and(|s| s != head.stream)
                 {
@@ -304,8 +332,9 @@ impl Cursor {
                 }
                 ts_ms = head.ts_ms;
             }
-            return Some(Ok(Record {
+            return Some(Out::Record(Record {
                 ts_ms,
+                writer: writer.map_or(&[][..], |w| w.as_bytes()),
                 seq: frame.seq,
                 bytes: bytes.clone(),
                 file: self.file,
@@ -315,98 +344,20 @@ impl Cursor {
     }
 }
 
-/// The next record of writer `input`, ordered by the global key (writers
-/// differ, so keys never tie).
-struct Next<'w> {
-    record: Record,
-    writer: &'w [u8],
-    input: usize,
-}
-
-impl Next<'_> {
-    fn key(&self) -> (u64, &[u8], u64) {
-        (self.record.ts_ms, self.writer, self.record.seq)
-    }
-}
-
-impl PartialEq for Next<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-
-impl Eq for Next<'_> {}
-
-impl PartialOrd for Next<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Next<'_> {
-    /// Reversed, so that `BinaryHeap` pops the smallest key first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.key().cmp(&self.key()).then(other.input.cmp(&self.input))
-    }
-}
-
-/// The second pass: one cursor per writer, merged (one cursor over every
-/// record when there is one writer).
-struct Merge<'w> {
-    cursors: Vec<Cursor>,
-    heap: BinaryHeap<Next<'w>>,
-    failed: Option<String>,
-}
-
-impl<'w> Merge<'w> {
-    fn new(ctx: &Ctx<'w>) -> Self {
-        let writers = &ctx.checked.writers;
-        let cursor = |writer| Cursor {
-            writer,
-            file: 0,
-            at: None,
-        };
-        let cursors = if writers.len() > 1 {
-            (0..writers.len()).map(|w| cursor(Some(w))).collect()
-        } else {
-            vec![cursor(None)]
-        };
-        let mut m = Self {
-            cursors,
-            heap: BinaryHeap::new(),
-            failed: None,
-        };
-        for i in 0..m.cursors.len() {
-            m.refill(i, ctx);
-        }
-        m
-    }
-
-    fn refill(&mut self, input: usize, ctx: &Ctx<'w>) {
-        let Some(cursor) = self.cursors.get_mut(input) else {
-            return;
-        };
-        let writer = cursor
-            .writer
-            .and_then(|w| ctx.checked.writers.get(w))
-            .map_or(&[][..], |w| w.as_bytes());
-        match cursor.next_record(ctx) {
-            Some(Ok(record)) => self.heap.push(Next {
-                record,
-                writer,
-                input,
-            }),
-            Some(Err(e)) => self.failed = Some(e),
-            None => {}
-        }
-    }
-
-    fn next_record(&mut self, ctx: &Ctx<'w>) -> Option<Result<Record, String>> {
-        if let Some(e) = self.failed.take() {
-            return Some(Err(e));
-        }
-        let next = self.heap.pop()?;
-        self.refill(next.input, ctx);
-        Some(Ok(next.record))
-    }
+/// The second pass: one cursor per writer, merged in the global order by
+/// `audit_chain::Merge` (one cursor over every record when there is one
+/// writer).
+fn merged<'a>(ctx: &'a Ctx<'a>) -> Merge<Cursor<'a>> {
+    let writers = ctx.checked.writers.len();
+    let cursor = |writer| Cursor {
+        ctx,
+        writer,
+        file: 0,
+        at: None,
+    };
+    Merge::new(if writers > 1 {
+        (0..writers).map(|w| cursor(Some(w))).collect()
+    } else {
+        vec![cursor(None)]
+    })
 }
