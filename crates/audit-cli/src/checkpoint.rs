@@ -204,7 +204,7 @@ pub(crate) fn rotate_key(
 /// does not verify is its failure's class, a checkpoint that does not hold
 /// against the records or the one before it, or a broken link, is integrity, a failed file operation I/O, and a
 /// request the data cannot answer (range, stream, destination) usage.
-fn export_exit(e: &ExportError) -> Exit {
+pub(crate) fn export_exit(e: &ExportError) -> Exit {
     match e {
         ExportError::Io { .. } | ExportError::Read(ReadError::Io { .. }) => Exit::Io,
         ExportError::Read(ReadError::Corrupt(source)) => crate::verify::class_exit(

@@ -50,7 +50,7 @@ pub(crate) fn prove(
     };
     let cps = match stream_checkpoints(&path.join(audit_verify::CHECKPOINTS_FILE), &writer, stream) {
         Ok(c) => c,
-        Err(e) => return crate::fail(err, Exit::Integrity, format_args!("{e}")),
+        Err(e) => return crate::fail(err, crate::checkpoint::export_exit(&e), format_args!("{e}")),
     };
     let prover = Prover::over_leaves(stream, &leaves, &cps);
     let proof = match (seq, consistency) {

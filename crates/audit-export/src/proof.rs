@@ -11,17 +11,30 @@ use audit_wal::WalSink;
 
 use crate::bundle::{ExportError, stream_checkpoints};
 
+fn no_checkpoint(stream: &str, end: u64, ends: &[u64]) -> String {
+    if ends.is_empty() {
+        return format!("stream {stream:?} has no checkpoints yet (auditctl checkpoint makes them)");
+    }
+    let ends: Vec<String> = ends.iter().map(u64::to_string).collect();
+    format!(
+        "stream {stream:?}: no checkpoint ends at seq {end} (checkpoints end at {})",
+        ends.join(", ")
+    )
+}
+
 /// A proof could not be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProveError {
     /// No checkpoint of the stream ends at the seq asked for (or none at all).
-    #[error("stream {stream:?}: no checkpoint ends at seq {end}")]
+    #[error("{}", no_checkpoint(stream, *end, ends))]
     NoCheckpoint {
         /// The stream.
         stream: String,
         /// The end seq asked for (0: the latest).
         end: u64,
+        /// Where the stream's checkpoints end (empty: it has none).
+        ends: Vec<u64>,
     },
     /// The record is not covered by the checkpoint.
     #[error("stream {stream:?}: seq {seq} is not in the checkpoint's tree of {size} records")]
@@ -287,6 +300,11 @@ impl<'a> Prover<'a> {
         }
     }
 
+    /// Where the stream's checkpoints end.
+    fn ends(&self) -> Vec<u64> {
+        self.checkpoints.iter().map(|c| c.body.end_seq()).collect()
+    }
+
     /// The inclusion proof of record `seq` against the checkpoint ending
     /// at `checkpoint_end` (default: the latest), as JSON.
     pub fn inclusion(&self, seq: u64, checkpoint_end: Option<u64>) -> Result<String, ProveError> {
@@ -295,9 +313,10 @@ impl<'a> Prover<'a> {
             None => self.checkpoints.last(),
             Some(e) => self.checkpoints.iter().find(|c| c.body.end_seq() == e),
         }
-        .ok_or(ProveError::NoCheckpoint {
+        .ok_or_else(|| ProveError::NoCheckpoint {
             stream: stream.to_owned(),
             end: checkpoint_end.unwrap_or(0),
+            ends: self.ends(),
         })?;
         let size = cp.body.end_seq();
         let not_covered = || ProveError::NotCovered {
@@ -341,9 +360,10 @@ impl<'a> Prover<'a> {
             self.checkpoints
                 .iter()
                 .find(|c| c.body.end_seq() == e)
-                .ok_or(ProveError::NoCheckpoint {
+                .ok_or_else(|| ProveError::NoCheckpoint {
                     stream: stream.to_owned(),
                     end: e,
+                    ends: self.ends(),
                 })
         };
         let (old, new) = (find(old_end)?, find(new_end)?);

@@ -132,10 +132,31 @@ fn one_prover_over_the_directory_gives_the_proofs_of_the_open_wal() {
         prover.consistency(13, 5),
         Err(ProveError::Order { old: 13, new: 5 })
     ));
-    assert!(matches!(
-        prover.inclusion(1, Some(6)),
-        Err(ProveError::NoCheckpoint { end: 6, .. })
-    ));
+    let e = prover.inclusion(1, Some(6)).expect_err("no checkpoint ends at 6");
+    assert!(matches!(&e, ProveError::NoCheckpoint { end: 6, ends, .. } if *ends == ends_of(&cps)));
+    let listed: Vec<String> = ends.iter().map(u64::to_string).collect();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "stream \"s\": no checkpoint ends at seq 6 (checkpoints end at {})",
+            listed.join(", ")
+        )
+    );
+    // A stream with records and no checkpoint yet says so.
+    let bare = Prover::new("s", &records, &[]);
+    for e in [
+        bare.inclusion(1, None).expect_err("none"),
+        bare.consistency(1, 2).expect_err("none"),
+    ] {
+        assert_eq!(
+            e.to_string(),
+            "stream \"s\" has no checkpoints yet (auditctl checkpoint makes them)"
+        );
+    }
+}
+
+fn ends_of(cps: &[audit_verify::SignedCheckpoint]) -> Vec<u64> {
+    cps.iter().map(|c| c.body.end_seq()).collect()
 }
 
 #[test]
