@@ -40,12 +40,22 @@ pub(crate) fn keygen(
         return crate::fail(err, key_exit(&e), format_args!("{e}"));
     }
     if let Some(p) = pub_path {
+        let mut created = false;
         let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(p)
-            .and_then(|mut f| f.write_all(key.public_key_pem().as_bytes()));
+            .and_then(|mut f| {
+                created = true;
+                f.write_all(key.public_key_pem().as_bytes())
+            });
         if let Err(e) = written {
+            // Nothing half done: the files this run made go, so that a
+            // rerun is not refused for a key nobody has the public half of.
+            if created {
+                let _ = std::fs::remove_file(p);
+            }
+            let _ = std::fs::remove_file(out_path);
             return crate::fail(
                 err,
                 Exit::Io,

@@ -81,6 +81,15 @@ fn keygen_and_pubkey_agree_and_never_overwrite() {
     assert_eq!(kid.len(), 32);
     let again = auditctl(&["keygen", "--out", p(&key)], b"");
     assert!(exits(&again, 2).contains("refusing to overwrite"));
+    // A public key file that cannot be written leaves no secret key behind.
+    let lone = tmp.path().join("lone.pem");
+    let nowhere = tmp.path().join("no-such-dir/lone.pub.pem");
+    exits(
+        &auditctl(&["keygen", "--out", p(&lone), "--pub", p(&nowhere)], b""),
+        5,
+    );
+    assert!(!lone.exists(), "the secret key was left behind");
+    ok(&auditctl(&["keygen", "--out", p(&lone)], b""));
     let shown = ok(&auditctl(&["pubkey", p(&key)], b""));
     assert!(shown.contains(&format!("kid {kid}")), "{shown}");
     use std::os::unix::fs::PermissionsExt;
