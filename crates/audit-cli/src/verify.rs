@@ -11,6 +11,7 @@ use crate::exit::Exit;
 /// 64 hex characters inline.
 pub(crate) fn trust_set(trust: &[String], min_sigs: usize, err: &mut dyn Write) -> Result<TrustSet, Exit> {
     let mut set = TrustSet::new().with_min_sigs(min_sigs);
+    let mut kids = std::collections::BTreeSet::new();
     for t in trust {
         let text = if Path::new(t).exists() {
             match std::fs::read_to_string(t) {
@@ -27,9 +28,24 @@ pub(crate) fn trust_set(trust: &[String], min_sigs: usize, err: &mut dyn Write) 
             t.clone()
         };
         match PublicKey::parse(&text) {
-            Ok(k) => set = set.with_key(k),
+            Ok(k) => {
+                kids.insert(k.kid().to_owned());
+                set = set.with_key(k);
+            }
             Err(e) => return Err(crate::fail(err, Exit::Usage, format_args!("--trust {t}: {e}"))),
         }
+    }
+    // A policy no data could meet is the command line's mistake, not a
+    // trust failure of the data (and without keys it would be ignored).
+    if min_sigs > kids.len().max(1) {
+        return Err(crate::fail(
+            err,
+            Exit::Usage,
+            format_args!(
+                "--min-sigs {min_sigs} needs at least {min_sigs} distinct --trust keys; {} given",
+                kids.len()
+            ),
+        ));
     }
     Ok(set)
 }

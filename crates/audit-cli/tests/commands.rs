@@ -584,6 +584,20 @@ fn checkpoint_verify_and_the_exit_codes_of_verify() {
         ),
         3,
     );
+    // A policy no data could meet is a usage error, never a trust failure
+    // of the data: too few distinct keys (the same key twice is one), or
+    // none at all.
+    for trust in [&[][..], &[p(&e.public)][..], &[p(&e.public), p(&e.public)][..]] {
+        let mut args = vec!["verify", p(&e.wal), "--min-sigs", "2"];
+        for t in trust {
+            args.extend(["--trust", t]);
+        }
+        let said = exits(&auditctl(&args, b""), 2);
+        assert!(
+            said.contains("--min-sigs 2 needs at least 2 distinct --trust keys"),
+            "{said}"
+        );
+    }
     // A flipped byte in a record: integrity (1), naming file and offset.
     let seg = e.wal.join("wal-000001.seg");
     let mut b = std::fs::read(&seg).expect("read");
