@@ -54,6 +54,15 @@ struct File {
 
 /// Runs `cat PATH [--stream S] [--from SEQ] [--to SEQ]`.
 pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from > to
+    {
+        return crate::fail(
+            err,
+            Exit::Usage,
+            format_args!("--from {from} is after --to {to}: the range is empty"),
+        );
+    }
     let bundle = audit_verify::is_bundle(path);
     let files = match files_of(path, bundle) {
         Ok(f) => f,

@@ -731,6 +731,8 @@ fn export_cat_prove_and_verify_proof() {
         .count(),
         1
     );
+    let said = exits(&auditctl(&["cat", p(&e.wal), "--from", "3", "--to", "2"], b""), 2);
+    assert!(said.contains("--from 3 is after --to 2"), "{said}");
     // Proofs.
     let proof = ok(&auditctl(
         &["prove", p(&e.wal), "--stream", "ingress", "--seq", "2"],
