@@ -8,7 +8,8 @@
 //! - At the root: the record ([`AuditRecord`] and its builder), the emit
 //!   pipeline ([`Emitter`], [`QueuedEmitter`], [`Event`]), the sink traits
 //!   ([`AuditSink`], [`AuditStream`], [`ChainState`]), the in-memory
-//!   [`RamSink`], [`AuditConfig`] and [`Privacy`].
+//!   [`RamSink`], [`AuditConfig`] and [`Privacy`]; [`Merge`], which reads
+//!   several writers' chains in the global order.
 //! - [`canon`]: canonical bytes and strict parsing; [`hash`]: `self_hash`,
 //!   dedupe keys, Merkle leaves and roots; [`bounds`]: size limits;
 //!   [`verify`]: records, links, chains, and (from `audit-verify`) WAL
@@ -71,8 +72,8 @@
 
 pub use audit_canon::{ActorRef, AttrValue, AuditRecord, Digest, PrevHash, RecordBuilder, SubjectRef};
 pub use audit_chain::{
-    AuditConfig, AuditSink, AuditStream, ChainState, EmitError, Emitter, Event, Overflow, Privacy,
-    QueueConfig, QueueError, QueueStats, QueuedEmitter, RamSink, Receipt, SealedRecord, SinkError,
+    AuditConfig, AuditSink, AuditStream, ChainState, EmitError, Emitter, Event, GlobalOrder, Merge, Overflow,
+    Privacy, QueueConfig, QueueError, QueueStats, QueuedEmitter, RamSink, Receipt, SealedRecord, SinkError,
 };
 
 /// Canonical bytes (FORMAT-v1.md section 2) and strict parsing.
