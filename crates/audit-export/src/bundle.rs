@@ -376,7 +376,7 @@ fn export_in_files(
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&tmp)
-        .map_err(io(&tmp, "create"))?;
+        .map_err(io(out, "create"))?;
     let result = (|| {
         let mut files = Vec::new();
         let mut file: Option<RecordsFile> = None;

@@ -169,6 +169,13 @@ fn export_refuses_unaligned_ranges_and_non_empty_destinations() {
         Err(ExportError::NotEmpty { .. })
     ));
     assert_eq!(std::fs::read(busy.join("f")).expect("read"), b"x");
+    // A destination whose parent does not exist is named, not the
+    // temporary directory beside it.
+    let err = fx.export("no-such-dir/b", None, None).expect_err("no parent");
+    assert!(
+        matches!(&err, ExportError::Io { path, .. } if *path == fx.tmp.path().join("no-such-dir/b")),
+        "{err}"
+    );
     std::fs::create_dir(fx.tmp.path().join("empty")).expect("mkdir");
     assert!(
         fx.export("empty", None, None).is_ok(),
