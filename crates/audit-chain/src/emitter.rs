@@ -147,16 +147,13 @@ impl Slot {
 }
 
 impl Emitter {
-    /// An emitter for `writer_id` over `sink`, continuing whatever chains
-    /// the sink already holds for this writer.
-    pub fn new<S>(writer_id: impl Into<String>, sink: Arc<S>, limits: Limits) -> Result<Self, EmitError>
-    where
-        S: AuditSink + AuditStream + 'static,
-    {
-        // Validate and NFC-normalize the writer once, through the record
-        // rules, and keep the normalized form: it is what records carry and
-        // what sinks key their chains by.
-        let writer_id = AuditRecord::builder()
+    /// `writer_id` checked against the record rules and NFC-normalized, as
+    /// [`Emitter::new`] takes it: a caller can refuse a bad writer before
+    /// it opens (or creates) a sink.
+    pub fn check_writer_id(writer_id: impl Into<String>) -> Result<String, EmitError> {
+        // Through the record rules, so that the writer is exactly what
+        // records carry and what sinks key their chains by.
+        Ok(AuditRecord::builder()
             .ts_ms(0)
             .writer_id(writer_id)
             .seq(1)
@@ -166,7 +163,16 @@ impl Emitter {
             .build()
             .map_err(EmitError::Invalid)?
             .writer_id()
-            .to_owned();
+            .to_owned())
+    }
+
+    /// An emitter for `writer_id` over `sink`, continuing whatever chains
+    /// the sink already holds for this writer.
+    pub fn new<S>(writer_id: impl Into<String>, sink: Arc<S>, limits: Limits) -> Result<Self, EmitError>
+    where
+        S: AuditSink + AuditStream + 'static,
+    {
+        let writer_id = Self::check_writer_id(writer_id)?;
         let as_sink: Arc<dyn AuditSink> = sink.clone();
         let as_stream: Arc<dyn AuditStream> = sink;
         let service = telemetry::service_of(&writer_id);

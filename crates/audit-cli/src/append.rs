@@ -369,6 +369,10 @@ pub(crate) fn run(
         Ok(c) => c,
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("configuration: {e}")),
     };
+    // A bad writer is refused before the WAL is created.
+    if let Err(e) = Emitter::check_writer_id(writer) {
+        return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}"));
+    }
     let mut opts = WalOptions::from_config(&cfg);
     // Batches: records are written as they come and synced once per batch
     // (the sync is the acknowledgement), as a transaction of N rows is.

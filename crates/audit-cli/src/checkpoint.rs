@@ -145,6 +145,9 @@ pub(crate) fn rotate_key(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
+    if let Err(e) = Emitter::check_writer_id(writer) {
+        return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}"));
+    }
     let keys = match signers(&[old.to_path_buf(), new.to_path_buf()], err) {
         Ok(s) => s,
         Err(x) => return x,

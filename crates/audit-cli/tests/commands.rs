@@ -164,6 +164,20 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
         .code(),
         Some(2)
     );
+    // A writer the record rules refuse is refused before a WAL is made.
+    let fresh = tmp.path().join("fresh");
+    let long = "w".repeat(129);
+    for writer in ["", "svc\u{7}", long.as_str()] {
+        let said = exits(
+            &auditctl(
+                &["append", "--wal", p(&fresh), "--writer", writer],
+                EVENTS.as_bytes(),
+            ),
+            2,
+        );
+        assert!(said.contains("writer_id"), "{said}");
+        assert!(!fresh.exists(), "{writer:?}: a WAL was created");
+    }
     // Appending again continues the chains.
     ok(&auditctl(
         &["append", "--wal", p(&wal), "--writer", "svc@1"],
