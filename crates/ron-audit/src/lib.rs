@@ -20,8 +20,14 @@
 //!
 //! # Guarantees
 //!
-//! Nothing here adds behaviour: every item is the layered crate's, so the
-//! facade cannot drift from what the crates (and their tests) guarantee.
+//! Almost nothing here adds behaviour: every type and nearly every function
+//! is the layered crate's, so the facade cannot drift from what the crates
+//! (and their tests) guarantee. The exceptions are the design notes' API
+//! names over typed records, each a few lines on the crates' functions:
+//! [`canon::canonicalize_without_self_hash`], [`hash::b3_no_self`],
+//! [`bounds::check`], and [`verify::verify_link`] / [`verify::verify_chain`]
+//! (which re-canonicalize each record; a verifier of stored bytes uses
+//! [`verify::verify_record_link`] and [`verify::Chains`] instead).
 //! Canonical bytes and hashes follow `../shared/spec/FORMAT-v1.md` byte for
 //! byte; a change to them is a format change (see `vectors/`).
 //!
@@ -115,10 +121,12 @@ pub mod bounds {
 /// Verification: single records and links here; whole WAL directories,
 /// bundles, proofs and signed checkpoints from `audit-verify`.
 pub mod verify {
-    pub use audit_canon::{VerifyError, verify_record, verify_record_against};
+    pub use audit_canon::{
+        RecordLink, VerifyError, verify_record, verify_record_against, verify_record_link,
+    };
     pub use audit_verify::{
-        Failure, FailureClass, ProofError, ProofOutcome, PublicKey, Report, SignedCheckpoint, StreamReport,
-        TrustSet, VerifyOptions, verify_bundle, verify_path, verify_proof, verify_wal_dir,
+        Chains, Failure, FailureClass, ProofError, ProofOutcome, PublicKey, Report, SignedCheckpoint,
+        StreamReport, TrustSet, VerifyOptions, verify_bundle, verify_path, verify_proof, verify_wal_dir,
     };
 
     use audit_canon::{AuditRecord, Digest, Limits, PrevHash};
