@@ -518,6 +518,25 @@ fn checkpoints_are_cross_signed_and_keys_rotate_from_the_command_line() {
     };
     let before = std::fs::read(wal.join("wal-000001.seg")).expect("read");
     assert!(exits(&rotate("nobody"), 2).contains("has no streams"));
+    // An --old key that did not sign the latest checkpoints is refused:
+    // the record would name a rotation from a key that never signed.
+    let k3 = e.root.join("k3.pem");
+    ok(&auditctl(&["keygen", "--out", p(&k3)], b""));
+    let stranger = auditctl(
+        &[
+            "rotate-key",
+            "--wal",
+            p(&wal),
+            "--writer",
+            "svc@1",
+            "--old",
+            p(&k3),
+            "--new",
+            p(&k2),
+        ],
+        b"",
+    );
+    assert!(exits(&stranger, 2).contains("did not sign stream"));
     assert_eq!(std::fs::read(wal.join("wal-000001.seg")).expect("read"), before);
     let r: serde_json::Value = serde_json::from_str(&ok(&rotate("svc@1"))).expect("one JSON object");
     assert_eq!(r["rotated"]["new_kid"].as_str(), Some(new_kid.as_str()));
