@@ -13,7 +13,10 @@ pub(crate) fn trust_set(trust: &[String], min_sigs: usize, err: &mut dyn Write) 
     let mut set = TrustSet::new().with_min_sigs(min_sigs);
     let mut kids = std::collections::BTreeSet::new();
     for t in trust {
-        let text = if Path::new(t).exists() {
+        let inline_hex = t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit());
+        // Not a key written inline, so a file: one that is missing is named
+        // as such (a mistyped path), not parsed as a key.
+        let text = if Path::new(t).exists() || !inline_hex {
             match std::fs::read_to_string(t) {
                 Ok(s) => s,
                 Err(e) => {

@@ -653,7 +653,18 @@ fn checkpoint_verify_and_the_exit_codes_of_verify() {
         5,
     );
     exits(&auditctl(&["verify", p(&e.key)], b""), 4);
-    exits(&auditctl(&["verify", p(&e.wal), "--trust", "zz"], b""), 2);
+    let said = exits(&auditctl(&["verify", p(&e.wal), "--trust", "zz"], b""), 5);
+    assert!(said.contains("trusted key file zz: No such file"), "{said}");
+    // A file that is there but holds no key is a usage error.
+    let not_a_key = e.wal.join("checkpoints.jsonl");
+    let said = exits(
+        &auditctl(&["verify", p(&e.wal), "--trust", p(&not_a_key)], b""),
+        2,
+    );
+    assert!(
+        said.contains("a public key is an SPKI PEM block or 64 hex"),
+        "{said}"
+    );
     let usage = exits(&auditctl(&["verify"], b""), 2);
     insta::assert_snapshot!(usage, @"auditctl: the following required arguments were not provided: <PATH> (see auditctl --help)");
 }
