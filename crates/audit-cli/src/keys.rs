@@ -10,7 +10,7 @@ use crate::exit::Exit;
 pub(crate) fn key_exit(e: &KeyFileError) -> Exit {
     match e {
         KeyFileError::Io { .. } | KeyFileError::Random(_) => Exit::Io,
-        KeyFileError::Exists { .. } => Exit::Usage,
+        KeyFileError::Exists { .. } | KeyFileError::PublicKey { .. } => Exit::Usage,
         _ => Exit::Structure,
     }
 }
@@ -67,22 +67,35 @@ pub(crate) fn keygen(
 }
 
 fn print_key(key: &Ed25519Signer, json: bool, out: &mut dyn Write) -> Exit {
+    print_public(key.kid(), &key.public_key().to_hex(), json, out)
+}
+
+fn print_public(kid: &str, hex: &str, json: bool, out: &mut dyn Write) -> Exit {
     let r = if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"kid": key.kid(), "public_key": key.public_key().to_hex()})
-        )
+        writeln!(out, "{}", serde_json::json!({"kid": kid, "public_key": hex}))
     } else {
-        writeln!(out, "kid {}\npublic_key {}", key.kid(), key.public_key().to_hex())
+        writeln!(out, "kid {kid}\npublic_key {hex}")
     };
     if r.is_err() { Exit::Io } else { Exit::Ok }
 }
 
-/// `pubkey KEY.pem`.
+/// `pubkey KEY.pem`: a secret key's kid and public key; a public key file
+/// (SPKI PEM) is read too, so an auditor can see the kid of a key it was
+/// given.
 pub(crate) fn pubkey(path: &Path, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     match Ed25519Signer::load(path) {
-        Ok(k) => print_key(&k, json, out),
+        Ok(k) => print_public(k.kid(), &k.public_key().to_hex(), json, out),
+        Err(KeyFileError::PublicKey { .. }) => {
+            let parsed = std::fs::read_to_string(path)
+                .map_err(|e| (Exit::Io, e.to_string()))
+                .and_then(|t| {
+                    audit_verify::PublicKey::parse(&t).map_err(|e| (Exit::Structure, e.to_string()))
+                });
+            match parsed {
+                Ok(k) => print_public(k.kid(), &k.to_hex(), json, out),
+                Err((exit, e)) => crate::fail(err, exit, format_args!("key file {}: {e}", path.display())),
+            }
+        }
         Err(e) => crate::fail(err, key_exit(&e), format_args!("{e}")),
     }
 }

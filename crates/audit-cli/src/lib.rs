@@ -112,9 +112,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the kid and public key of a secret key file (openssl's too).
+    /// Print the kid and public key of a secret key file (openssl's too), or of
+    /// a public key file.
     Pubkey {
-        /// The PKCS#8 PEM secret key.
+        /// The PKCS#8 PEM secret key (or an SPKI PEM public key).
         key: PathBuf,
         /// Print one JSON object.
         #[arg(long)]

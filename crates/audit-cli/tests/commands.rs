@@ -92,6 +92,22 @@ fn keygen_and_pubkey_agree_and_never_overwrite() {
     ok(&auditctl(&["keygen", "--out", p(&lone)], b""));
     let shown = ok(&auditctl(&["pubkey", p(&key)], b""));
     assert!(shown.contains(&format!("kid {kid}")), "{shown}");
+    // A public key file shows the same kid and key; where a secret key
+    // belongs it is refused, naming what it is.
+    let public = tmp.path().join("k.pub.pem");
+    let signer = audit_export::Ed25519Signer::load(&key).expect("load");
+    std::fs::write(&public, signer.public_key_pem()).expect("write");
+    assert_eq!(ok(&auditctl(&["pubkey", p(&public)], b"")), shown);
+    let wal = tmp.path().join("wal");
+    ok(&auditctl(
+        &["append", "--wal", p(&wal), "--writer", "w"],
+        EVENTS.as_bytes(),
+    ));
+    let said = exits(
+        &auditctl(&["checkpoint", "--wal", p(&wal), "--key", p(&public)], b""),
+        2,
+    );
+    assert!(said.contains("holds a public key"), "{said}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&key).expect("stat").permissions().mode() & 0o777,
@@ -808,7 +824,7 @@ fn help_and_error_text_are_stable() {
 
     Commands:
       keygen        Make a new Ed25519 secret key (PKCS#8 PEM, mode 0600, never overwrites); print its kid and public key
-      pubkey        Print the kid and public key of a secret key file (openssl's too)
+      pubkey        Print the kid and public key of a secret key file (openssl's too), or of a public key file
       canon         Read one record (JSON, with or without self_hash) on stdin; print its canonical bytes and its self_hash
       append        Append events (JSON Lines on stdin) to a WAL; a bad line is rejected with its number and the lines before it stay appended
       checkpoint    Append one signed checkpoint for every stream with records not yet covered, and print them

@@ -74,6 +74,12 @@ pub enum KeyFileError {
         /// The decoder's reason (never the key material).
         reason: String,
     },
+    /// A public key (SPKI `PUBLIC KEY` PEM) where the secret key belongs.
+    #[error("key file {} holds a public key (PEM PUBLIC KEY); signing needs the secret key", path.display())]
+    PublicKey {
+        /// The file.
+        path: PathBuf,
+    },
     /// The system's random source failed.
     #[error("no randomness for a new key: {0}")]
     Random(std::io::Error),
@@ -101,6 +107,11 @@ impl Ed25519Signer {
     /// Parses a PKCS#8 PEM secret key (`openssl genpkey -algorithm ed25519`
     /// writes one). `path` only names the source in errors.
     pub fn from_pkcs8_pem(pem: &str, path: &Path) -> Result<Self, KeyFileError> {
+        if pem.trim_start().starts_with("-----BEGIN PUBLIC KEY-----") {
+            return Err(KeyFileError::PublicKey {
+                path: path.to_path_buf(),
+            });
+        }
         let key = SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyFileError::Format {
             path: path.to_path_buf(),
             reason: e.to_string(),
