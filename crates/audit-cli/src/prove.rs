@@ -86,9 +86,28 @@ pub(crate) fn verify_proof_file(
         Ok(t) => t,
         Err(x) => return x,
     };
+    // With --json a failed check is one object too, as verify's report is:
+    // {"ok":false,"exit":N,"failure":{"class","code","file","reason"}}.
+    let failed = |out: &mut dyn Write,
+                  err: &mut dyn Write,
+                  class: audit_verify::FailureClass,
+                  code: &str,
+                  reason: String| {
+        let exit = crate::verify::class_exit(class);
+        if json {
+            let failure =
+                serde_json::json!({"class": class.name(), "code": code, "file": path, "reason": reason});
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"ok": false, "exit": exit as i32, "failure": failure})
+            );
+        }
+        crate::fail(err, exit, format_args!("{}: {reason}", path.display()))
+    };
     let text = match std::fs::read(path) {
         Ok(t) => t,
-        Err(e) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", path.display())),
+        Err(e) => return failed(out, err, audit_verify::FailureClass::Io, "io", e.to_string()),
     };
     match verify_proof(text.trim_ascii(), &trust) {
         Ok(ProofOutcome::Inclusion {
@@ -134,10 +153,6 @@ pub(crate) fn verify_proof_file(
             };
             Exit::Ok
         }
-        Err(e) => crate::fail(
-            err,
-            crate::verify::class_exit(e.class()),
-            format_args!("{}: {e}", path.display()),
-        ),
+        Err(e) => failed(out, err, e.class(), e.code(), e.to_string()),
     }
 }

@@ -775,6 +775,28 @@ fn export_cat_prove_and_verify_proof() {
         &auditctl(&["verify-proof", p(&pf), "--trust", p(&e.public)], b""),
         1,
     );
+    // With --json a failed check is one object on stdout too, as verify's.
+    for (file, exit, class, code) in [
+        (pf.clone(), 1, "integrity", "inclusion"),
+        (e.root.join("missing.json"), 5, "io", "io"),
+    ] {
+        let o = auditctl(
+            &["verify-proof", p(&file), "--trust", p(&e.public), "--json"],
+            b"",
+        );
+        exits(&o, exit);
+        let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).expect("one JSON object");
+        assert_eq!(
+            (
+                &v["ok"],
+                &v["exit"],
+                &v["failure"]["class"],
+                &v["failure"]["code"]
+            ),
+            (&false.into(), &exit.into(), &class.into(), &code.into()),
+            "{v}"
+        );
+    }
     ok(&auditctl(
         &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
         EVENTS.as_bytes(),

@@ -159,6 +159,21 @@ pub enum ProofError {
 }
 
 impl ProofError {
+    /// A stable code for scripts: `proof_shape`, `proof_checkpoint`,
+    /// `proof_path_entry`, `inclusion`, `consistency` or
+    /// `checkpoint_signature` (as `auditctl verify` names a signature that
+    /// does not meet the policy).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Shape(_) => "proof_shape",
+            Self::Checkpoint(_) => "proof_checkpoint",
+            Self::PathEntry { .. } => "proof_path_entry",
+            Self::Inclusion(_) => "inclusion",
+            Self::Consistency(_) => "consistency",
+            Self::Trust(_) => "checkpoint_signature",
+        }
+    }
+
     /// The failure class (and so the exit code).
     pub fn class(&self) -> FailureClass {
         match self {
