@@ -241,15 +241,27 @@ enum Line {
 }
 
 /// Reads and parses the next non-empty line; `None` at the end.
+/// Lines are read up to this many bytes, the input bound of a record in
+/// any JSON form (`audit_canon::MAX_INPUT_BYTES`): no event line is longer,
+/// and a longer one is refused without being held in memory whole.
+const MAX_LINE_BYTES: usize = audit_canon::MAX_INPUT_BYTES;
+
 fn next_line(input: &mut dyn BufRead, buf: &mut Vec<u8>, lineno: &mut u64) -> Option<Line> {
     loop {
         buf.clear();
-        match input.read_until(b'\n', buf) {
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        match std::io::Read::take(&mut *input, limit).read_until(b'\n', buf) {
             Ok(0) => return None,
             Ok(_) => {}
             Err(e) => return Some(Line::ReadFailed(e.to_string())),
         }
         *lineno += 1;
+        if buf.len() > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            return Some(Line::Bad(
+                *lineno,
+                format!("longer than {MAX_LINE_BYTES} bytes, the most an event line can be"),
+            ));
+        }
         let trimmed = buf.trim_ascii();
         if !trimmed.is_empty() {
             return Some(match parse_event(trimmed) {

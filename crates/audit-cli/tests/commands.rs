@@ -180,6 +180,24 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
         .code(),
         Some(2)
     );
+    // A line longer than any event can be is refused by its number without
+    // being read whole; the line before it stays appended.
+    let long = format!(
+        "{}\n{{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"ok\",\"attrs\":{{\"x\":\"{}\"}}}}\n",
+        EVENTS.lines().next().expect("line"),
+        "a".repeat(70_000)
+    );
+    let other = tmp.path().join("long");
+    let o = auditctl(
+        &["append", "--wal", p(&other), "--writer", "svc@1"],
+        long.as_bytes(),
+    );
+    assert!(exits(&o, 1).contains("line 2: longer than 65536 bytes"));
+    assert!(
+        text(&o.stdout).contains("appended 1 records"),
+        "{}",
+        text(&o.stdout)
+    );
     // A writer the record rules refuse is refused before a WAL is made.
     let fresh = tmp.path().join("fresh");
     let long = "w".repeat(129);
