@@ -1,6 +1,6 @@
 //! `auditctl prove` and `auditctl verify-proof`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use audit_export::{ProveError, Prover, read_stream_leaves, stream_checkpoints};
@@ -105,10 +105,26 @@ pub(crate) fn verify_proof_file(
         }
         crate::fail(err, exit, format_args!("{}: {reason}", path.display()))
     };
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) => return failed(out, err, audit_verify::FailureClass::Io, "io", e.to_string()),
-    };
+    // A proof holds one record (at most 64 KiB in any JSON form), at most
+    // 64 path hashes and two checkpoints: 1 MiB is far beyond any, and a
+    // larger file is refused without being read whole.
+    const MAX_PROOF_BYTES: u64 = 1 << 20;
+    let mut text = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| std::io::Read::take(f, MAX_PROOF_BYTES + 1).read_to_end(&mut text));
+    if let Err(e) = read {
+        return failed(out, err, audit_verify::FailureClass::Io, "io", e.to_string());
+    }
+    if text.len() as u64 > MAX_PROOF_BYTES {
+        let reason = format!("larger than {MAX_PROOF_BYTES} bytes, more than any proof file");
+        return failed(
+            out,
+            err,
+            audit_verify::FailureClass::Structure,
+            "proof_shape",
+            reason,
+        );
+    }
     match verify_proof(text.trim_ascii(), &trust) {
         Ok(ProofOutcome::Inclusion {
             stream,

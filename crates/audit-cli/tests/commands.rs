@@ -794,9 +794,13 @@ fn export_cat_prove_and_verify_proof() {
         1,
     );
     // With --json a failed check is one object on stdout too, as verify's.
+    // A file larger than any proof is refused unread.
+    let huge = e.root.join("huge.json");
+    std::fs::write(&huge, vec![b' '; (1 << 20) + 1]).expect("write");
     for (file, exit, class, code) in [
         (pf.clone(), 1, "integrity", "inclusion"),
         (e.root.join("missing.json"), 5, "io", "io"),
+        (huge, 4, "structure", "proof_shape"),
     ] {
         let o = auditctl(
             &["verify-proof", p(&file), "--trust", p(&e.public), "--json"],
