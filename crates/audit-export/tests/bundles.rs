@@ -287,6 +287,17 @@ fn a_manifest_that_disagrees_with_the_files_is_a_structure_failure() {
         );
         assert_eq!(r.exit_code(), 4, "{what}");
     }
+    // A manifest larger than any bundle's is refused without being loaded
+    // (trailing whitespace would otherwise parse).
+    let mut giant = orig.clone();
+    giant.resize((64 << 20) + 1, b' ');
+    std::fs::write(b.join("manifest.json"), &giant).expect("write");
+    let r = verify_bundle(&b, &fx.opts());
+    let f = r.failure.as_ref().expect("giant manifest");
+    assert!(
+        f.code == "manifest" && f.reason.contains("more than any bundle manifest"),
+        "{f}"
+    );
     std::fs::write(b.join("manifest.json"), &orig).expect("restore");
     std::fs::remove_file(b.join("records-000001.seg")).expect("rm");
     fails(

@@ -4,6 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Digest, Frontier};
@@ -43,6 +44,10 @@ struct ManifestFile {
     count: u64,
 }
 
+/// The largest `manifest.json` read: 64 MiB, room for the entries of a
+/// bundle of petabytes.
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
 /// Verifies a bundle directory.
 pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
     let mut report = Report {
@@ -69,7 +74,19 @@ fn structure(file: PathBuf, code: &'static str, reason: String) -> Failure {
 
 fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Result<(), Failure> {
     let mpath = dir.join(MANIFEST_FILE);
-    let text = std::fs::read(&mpath).map_err(|e| io_failure(&mpath, &e))?;
+    // Read up to a bound no manifest reaches (an entry of ~150 bytes per
+    // 64 MiB records file), so a planted giant is refused, not loaded.
+    let mut text = Vec::new();
+    std::fs::File::open(&mpath)
+        .and_then(|f| std::io::Read::take(f, MAX_MANIFEST_BYTES + 1).read_to_end(&mut text))
+        .map_err(|e| io_failure(&mpath, &e))?;
+    if text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(structure(
+            mpath,
+            "manifest",
+            format!("larger than {MAX_MANIFEST_BYTES} bytes, more than any bundle manifest"),
+        ));
+    }
     let m: Manifest = serde_json::from_slice(&text)
         .map_err(|e| structure(mpath.clone(), "manifest", format!("not a bundle manifest: {e}")))?;
     if m.version != 1 {
