@@ -395,8 +395,11 @@ pub(crate) fn run(
         }
         opts.fsync = FsyncPolicy::OnCheckpoint;
     }
-    let (wal, _) = match WalSink::open(wal_dir, opts) {
-        Ok(w) => w,
+    let wal = match WalSink::open(wal_dir, opts) {
+        Ok((w, r)) => {
+            crate::report_recovery(wal_dir, &r, err);
+            w
+        }
         Err(e) => return crate::fail(err, crate::open_exit(&e), format_args!("{e}")),
     };
     let wal = Arc::new(wal);

@@ -29,7 +29,10 @@ fn open_wal(dir: &Path, err: &mut dyn Write) -> Result<Arc<WalSink>, Exit> {
         fsync: FsyncPolicy::OnCheckpoint,
     };
     match WalSink::open(dir, opts) {
-        Ok((w, _)) => Ok(Arc::new(w)),
+        Ok((w, r)) => {
+            crate::report_recovery(dir, &r, err);
+            Ok(Arc::new(w))
+        }
         Err(e) => Err(crate::fail(err, crate::open_exit(&e), format_args!("{e}"))),
     }
 }

@@ -73,6 +73,35 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Says on stderr what opening a WAL repaired of a crash (a torn tail cut,
+/// indexes rebuilt), which the command's own output would not show: an
+/// operator should know that the files changed.
+pub(crate) fn report_recovery(dir: &std::path::Path, r: &audit_wal::Recovery, err: &mut dyn Write) {
+    if let Some(t) = &r.torn {
+        let _ = writeln!(
+            err,
+            "auditctl: note: opening {} cut a torn tail of {} bytes after offset {} of {} (an incomplete write a crash left)",
+            dir.display(),
+            t.len,
+            t.offset,
+            audit_verify::segment_file_name(t.segment)
+        );
+    }
+    if !r.indexes_rebuilt.is_empty() {
+        let names: Vec<String> = r
+            .indexes_rebuilt
+            .iter()
+            .map(|n| audit_verify::segment_file_name(*n))
+            .collect();
+        let _ = writeln!(
+            err,
+            "auditctl: note: opening {} rebuilt the index of {}",
+            dir.display(),
+            names.join(", ")
+        );
+    }
+}
+
 /// The exit code of a WAL that will not open.
 pub(crate) fn open_exit(e: &audit_wal::OpenError) -> Exit {
     match e {

@@ -1155,3 +1155,38 @@ fn cat_merges_writers_across_sealed_and_open_segments() {
     std::fs::create_dir(&empty).expect("mkdir");
     assert!(exits(&auditctl(&["cat", p(&empty)], b""), 4).contains("wal-000001.seg"));
 }
+
+/// A command that opens a WAL for writing says on stderr what opening
+/// repaired of a crash: a torn tail cut from the newest segment.
+#[test]
+fn a_torn_tail_cut_on_open_is_reported_on_stderr() {
+    let e = env();
+    let seg = e.wal.join("wal-000001.seg");
+    let whole = std::fs::read(&seg).expect("read").len() as u64;
+    // The first 20 bytes of a frame more (the first frame's, after the
+    // 32-byte header), as a crash in the middle of a write leaves them.
+    let half = {
+        let mut b = std::fs::read(&seg).expect("read");
+        let start: Vec<u8> = b[32..52].to_vec();
+        b.extend_from_slice(&start);
+        b
+    };
+    for args in [
+        vec!["append", "--wal", p(&e.wal), "--writer", "svc@1"],
+        vec!["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
+    ] {
+        std::fs::write(&seg, &half).expect("write");
+        // verify reports the tail and does not fail; opening cuts it.
+        assert!(ok(&auditctl(&["verify", p(&e.wal)], b"")).contains("torn tail"));
+        let o = auditctl(&args, b"");
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let said = text(&o.stderr);
+        assert!(
+            said.contains(&format!(
+                "cut a torn tail of 20 bytes after offset {whole} of wal-000001.seg"
+            )),
+            "{args:?}: {said}"
+        );
+        assert_eq!(std::fs::metadata(&seg).expect("stat").len(), whole);
+    }
+}
