@@ -52,6 +52,18 @@ fn checkpointer_exit(e: &CheckpointerError) -> Exit {
     }
 }
 
+/// Says on stderr that opening `checkpoints.jsonl` cut an incomplete last
+/// line (a crash while appending one), as for a WAL's torn tail.
+fn report_torn_line(dir: &Path, torn_bytes: u64, err: &mut dyn Write) {
+    if torn_bytes > 0 {
+        let _ = writeln!(
+            err,
+            "auditctl: note: opening {} cut an incomplete last line of {torn_bytes} bytes (an interrupted append)",
+            dir.join(audit_verify::CHECKPOINTS_FILE).display()
+        );
+    }
+}
+
 /// Loads each secret key as a signer; the same key twice is refused (a
 /// checkpoint counts distinct kids).
 fn signers(keys: &[PathBuf], err: &mut dyn Write) -> Result<Vec<Arc<dyn Signer>>, Exit> {
@@ -120,7 +132,10 @@ pub(crate) fn checkpoint(
         Err(x) => return x,
     };
     let cp = match Checkpointer::open(wal.clone(), signers, Cadence::default()) {
-        Ok((c, _)) => c,
+        Ok((c, r)) => {
+            report_torn_line(dir, r.torn_bytes, err);
+            c
+        }
         Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
     let made = match cp.checkpoint_all(crate::now_ms()) {
@@ -211,7 +226,10 @@ pub(crate) fn rotate_key(
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
     };
     let cp = match Checkpointer::open(wal.clone(), vec![old_key.clone()], Cadence::default()) {
-        Ok((c, _)) => c,
+        Ok((c, r)) => {
+            report_torn_line(dir, r.torn_bytes, err);
+            c
+        }
         Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
     let made = match cp.rotate_key(new_key.clone(), &emitter, crate::now_ms()) {

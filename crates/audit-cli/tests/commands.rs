@@ -1189,4 +1189,18 @@ fn a_torn_tail_cut_on_open_is_reported_on_stderr() {
         );
         assert_eq!(std::fs::metadata(&seg).expect("stat").len(), whole);
     }
+    // So is an incomplete last line of checkpoints.jsonl.
+    let file = e.wal.join("checkpoints.jsonl");
+    let lines = std::fs::read(&file).expect("read");
+    let mut torn = lines.clone();
+    torn.extend_from_slice(&lines[..30]);
+    std::fs::write(&file, &torn).expect("write");
+    let o = auditctl(&["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("cut an incomplete last line of 30 bytes"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(std::fs::read(&file).expect("read").starts_with(&lines));
 }
