@@ -110,8 +110,7 @@ pub(crate) fn verify_proof_file(
     // larger file is refused without being read whole.
     const MAX_PROOF_BYTES: u64 = 1 << 20;
     let mut text = Vec::new();
-    let read = std::fs::File::open(path)
-        .and_then(|f| std::io::Read::take(f, MAX_PROOF_BYTES + 1).read_to_end(&mut text));
+    let read = std::fs::File::open(path).and_then(|f| f.take(MAX_PROOF_BYTES + 1).read_to_end(&mut text));
     if let Err(e) = read {
         return failed(out, err, audit_verify::FailureClass::Io, "io", e.to_string());
     }

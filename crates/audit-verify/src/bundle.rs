@@ -78,7 +78,7 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
     // 64 MiB records file), so a planted giant is refused, not loaded.
     let mut text = Vec::new();
     std::fs::File::open(&mpath)
-        .and_then(|f| std::io::Read::take(f, MAX_MANIFEST_BYTES + 1).read_to_end(&mut text))
+        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut text))
         .map_err(|e| io_failure(&mpath, &e))?;
     if text.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(structure(
