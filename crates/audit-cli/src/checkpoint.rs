@@ -261,15 +261,23 @@ pub(crate) fn rotate_key(
 /// request the data cannot answer (range, stream, destination) usage.
 pub(crate) fn export_exit(e: &ExportError) -> Exit {
     match e {
-        ExportError::Io { .. } | ExportError::Read(ReadError::Io { .. }) => Exit::Io,
-        ExportError::Read(ReadError::Corrupt(source)) => crate::verify::class_exit(
+        ExportError::Io { .. } => Exit::Io,
+        ExportError::Read(e) => read_exit(e),
+        ExportError::Checkpoints { .. } => Exit::Structure,
+        ExportError::Missing { .. } | ExportError::Checkpoint { .. } => Exit::Integrity,
+        _ => Exit::Usage,
+    }
+}
+
+/// The exit code of a failed read of a WAL's records: I/O, the class of a
+/// segment that does not verify, or integrity for a broken link.
+pub(crate) fn read_exit(e: &ReadError) -> Exit {
+    match e {
+        ReadError::Io { .. } => Exit::Io,
+        ReadError::Corrupt(source) => crate::verify::class_exit(
             audit_verify::Failure::from_segment(std::path::PathBuf::new(), source).class,
         ),
-        ExportError::Checkpoints { .. } => Exit::Structure,
-        ExportError::Read(_) | ExportError::Missing { .. } | ExportError::Checkpoint { .. } => {
-            Exit::Integrity
-        }
-        _ => Exit::Usage,
+        _ => Exit::Integrity,
     }
 }
 

@@ -15,7 +15,8 @@ fn prove_exit(e: &ProveError) -> Exit {
             crate::verify::class_exit(audit_verify::Failure::from_segment(path.clone(), error).class)
         }
         ProveError::Listing(f) => crate::verify::class_exit(f.class),
-        ProveError::Export(_) | ProveError::Read(_) => Exit::Integrity,
+        ProveError::Export(e) => crate::checkpoint::export_exit(e),
+        ProveError::Read(e) => crate::checkpoint::read_exit(e),
         _ => Exit::Usage,
     }
 }
