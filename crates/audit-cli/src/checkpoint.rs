@@ -274,9 +274,7 @@ pub(crate) fn export_exit(e: &ExportError) -> Exit {
 pub(crate) fn read_exit(e: &ReadError) -> Exit {
     match e {
         ReadError::Io { .. } => Exit::Io,
-        ReadError::Corrupt(source) => crate::verify::class_exit(
-            audit_verify::Failure::from_segment(std::path::PathBuf::new(), source).class,
-        ),
+        ReadError::Corrupt(source) => crate::verify::segment_exit(source),
         _ => Exit::Integrity,
     }
 }

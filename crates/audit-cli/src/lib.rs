@@ -105,9 +105,7 @@ pub(crate) fn report_recovery(dir: &std::path::Path, r: &audit_wal::Recovery, er
 /// The exit code of a WAL that will not open.
 pub(crate) fn open_exit(e: &audit_wal::OpenError) -> Exit {
     match e {
-        audit_wal::OpenError::Corrupt { source, .. } => {
-            crate::verify::class_exit(audit_verify::Failure::from_segment(PathBuf::new(), source).class)
-        }
+        audit_wal::OpenError::Corrupt { source, .. } => crate::verify::segment_exit(source),
         audit_wal::OpenError::MissingSegment { .. } | audit_wal::OpenError::IndexMismatch { .. } => {
             Exit::Structure
         }

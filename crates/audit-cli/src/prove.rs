@@ -11,9 +11,7 @@ use crate::exit::Exit;
 fn prove_exit(e: &ProveError) -> Exit {
     match e {
         ProveError::Dir { .. } => Exit::Io,
-        ProveError::Segment { path, error } => {
-            crate::verify::class_exit(audit_verify::Failure::from_segment(path.clone(), error).class)
-        }
+        ProveError::Segment { error, .. } => crate::verify::segment_exit(error),
         ProveError::Listing(f) => crate::verify::class_exit(f.class),
         ProveError::Export(e) => crate::checkpoint::export_exit(e),
         ProveError::Read(e) => crate::checkpoint::read_exit(e),
@@ -92,12 +90,20 @@ pub(crate) fn verify_proof_file(
     let failed = |out: &mut dyn Write,
                   err: &mut dyn Write,
                   class: audit_verify::FailureClass,
-                  code: &str,
+                  code: &'static str,
                   reason: String| {
         let exit = crate::verify::class_exit(class);
         if json {
-            let failure =
-                serde_json::json!({"class": class.name(), "code": code, "file": path, "reason": reason});
+            let f = audit_verify::Failure {
+                class,
+                code,
+                file: path.to_path_buf(),
+                offset: None,
+                stream: None,
+                seq: None,
+                reason: reason.clone(),
+            };
+            let failure = crate::verify::failure_json(&f);
             let _ = writeln!(
                 out,
                 "{}",

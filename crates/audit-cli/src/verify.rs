@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use audit_verify::{FailureClass, PublicKey, Report, TrustSet, VerifyOptions, verify_path};
+use audit_verify::{Failure, FailureClass, PublicKey, Report, TrustSet, VerifyOptions, verify_path};
 
 use crate::exit::Exit;
 
@@ -74,11 +74,21 @@ fn report_json(r: &Report) -> serde_json::Value {
             "first_seq": s.first_seq, "last_seq": s.last_seq, "head": s.head.to_string(),
             "checkpoints": s.checkpoints, "kids_seen": s.kids_seen,
         })).collect::<Vec<_>>(),
-        "failure": r.failure.as_ref().map(|f| serde_json::json!({
-            "class": f.class.name(), "code": f.code, "file": f.file, "offset": f.offset,
-            "stream": f.stream, "seq": f.seq, "reason": f.reason,
-        })),
+        "failure": r.failure.as_ref().map(failure_json),
     })
+}
+
+/// A failure as the `--json` objects of `verify` and `verify-proof` give it.
+pub(crate) fn failure_json(f: &Failure) -> serde_json::Value {
+    serde_json::json!({
+        "class": f.class.name(), "code": f.code, "file": f.file, "offset": f.offset,
+        "stream": f.stream, "seq": f.seq, "reason": f.reason,
+    })
+}
+
+/// The exit code of a segment that does not verify: its failure's class.
+pub(crate) fn segment_exit(e: &audit_verify::SegmentError) -> Exit {
+    class_exit(Failure::from_segment(std::path::PathBuf::new(), e).class)
 }
 
 /// `verify PATH [--trust PUB]... [--min-sigs N] [--json]`.
