@@ -34,6 +34,36 @@ const BODY_KEYS: [&str; 8] = [
     "created_ts_ms",
 ];
 
+/// How a stream's checkpoints chain (FORMAT-v1.md section 5): where the
+/// next one starts and what its `prev_checkpoint` holds. The first starts at
+/// seq 1 and links to genesis ([`CheckpointLink::FIRST`]); each later one
+/// starts right after the previous one's `end_seq` and links to the hash
+/// of its canonical body ([`CheckpointBody::next_link`]). The checkpointer,
+/// the verifier and export all check a checkpoint with
+/// `body.link() == want`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointLink {
+    /// The first seq the checkpoint covers.
+    pub start_seq: u64,
+    /// Its `prev_checkpoint`.
+    pub prev: PrevHash,
+}
+
+impl CheckpointLink {
+    /// The link of a stream's first checkpoint: seq 1, genesis.
+    pub const FIRST: Self = Self {
+        start_seq: 1,
+        prev: PrevHash::Genesis,
+    };
+}
+
+impl std::fmt::Display for CheckpointLink {
+    /// `seq 5 linking to b3:…`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seq {} linking to {}", self.start_seq, self.prev)
+    }
+}
+
 /// What a checkpoint commits to: the stream's whole tree up to `end_seq`,
 /// its head, and the previous checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +188,26 @@ impl CheckpointBody {
     /// `H(canonical body)`: what the next checkpoint's `prev_checkpoint` holds.
     pub fn digest(&self) -> Digest {
         Digest::of(&self.to_canonical())
+    }
+
+    /// This checkpoint's place in its stream's chain: its `start_seq` and
+    /// `prev_checkpoint`.
+    pub fn link(&self) -> CheckpointLink {
+        CheckpointLink {
+            start_seq: self.start_seq,
+            prev: self.prev_checkpoint,
+        }
+    }
+
+    /// The link the stream's next checkpoint must have: it starts at
+    /// `end_seq + 1` and its `prev_checkpoint` is this body's [`digest`].
+    ///
+    /// [`digest`]: CheckpointBody::digest
+    pub fn next_link(&self) -> CheckpointLink {
+        CheckpointLink {
+            start_seq: self.end_seq.saturating_add(1),
+            prev: PrevHash::Digest(self.digest()),
+        }
     }
 
     /// The bytes a signer signs: the context line, then the canonical body.

@@ -100,7 +100,8 @@ mod verify;
 
 pub use canon::{BoundsError, dedupe_key};
 pub use checkpoint::{
-    CHECKPOINT_SIG_CONTEXT, CheckpointBody, CheckpointError, MAX_CHECKPOINT_BYTES, MAX_CHECKPOINT_JSON_BYTES,
+    CHECKPOINT_SIG_CONTEXT, CheckpointBody, CheckpointError, CheckpointLink, MAX_CHECKPOINT_BYTES,
+    MAX_CHECKPOINT_JSON_BYTES,
 };
 pub use digest::{Digest, GENESIS, HashParseError, PrevHash};
 pub use limits::{Limits, LimitsError, MAX_ATTRS_BYTES, MAX_DEPTH, MAX_INPUT_BYTES, MAX_RECORD_BYTES};

@@ -3,8 +3,8 @@
 //! offending input, field and offset, and have no trailing period.
 
 use audit_canon::{
-    AuditRecord, Blake3Tree, CheckpointBody, Digest, Frontier, Limits, PrevHash, verify_consistency,
-    verify_inclusion, verify_record,
+    AuditRecord, Blake3Tree, CheckpointBody, CheckpointLink, Digest, Frontier, Limits, PrevHash,
+    verify_consistency, verify_inclusion, verify_record,
 };
 use insta::assert_snapshot;
 
@@ -78,6 +78,7 @@ fn builder_and_proof_errors() {
     assert_snapshot!(e.to_string(), @"frontier of size 5 needs 2 hashes, got 1");
     let e = CheckpointBody::new("w", "s", 3, 2, l, l, PrevHash::Digest(l), 0).expect_err("range");
     assert_snapshot!(e.to_string(), @"checkpoint range [3, 2] is not 1 <= start <= end");
+    assert_snapshot!(CheckpointLink::FIRST.to_string(), @"seq 1 linking to b3:0");
     let e = Limits::new(2048, 4096).expect_err("looser");
     assert_snapshot!(e.to_string(), @"max_attrs_bytes 2048 is outside 2..=1024");
 }

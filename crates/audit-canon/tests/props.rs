@@ -405,3 +405,32 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A stream's checkpoints chain by `next_link`: it names the seq after
+    /// the predecessor's end and the hash of the predecessor's canonical
+    /// bytes; the body built from it has that link, and a body that starts
+    /// elsewhere or links to another hash does not.
+    #[test]
+    fn checkpoints_chain_by_next_link(
+        cp in checkpoint(),
+        len in 0u64..1000,
+        other in any::<[u8; 32]>(),
+        ts in any::<u64>(),
+    ) {
+        use audit_canon::{CheckpointBody, CheckpointLink};
+        let want = cp.next_link();
+        prop_assert_eq!(want.start_seq, cp.end_seq() + 1);
+        prop_assert_eq!(want.prev, PrevHash::Digest(Digest::of(&cp.to_canonical())));
+        let body = |start: u64, prev: PrevHash| {
+            CheckpointBody::new(cp.writer_id(), cp.stream(), start, start + len, *cp.root(), *cp.head(), prev, ts)
+                .expect("valid body")
+        };
+        prop_assert_eq!(body(want.start_seq, want.prev).link(), want);
+        prop_assert_ne!(body(want.start_seq + 1, want.prev).link(), want);
+        let other = PrevHash::Digest(Digest::from_bytes(other));
+        prop_assume!(other != want.prev);
+        prop_assert_ne!(body(want.start_seq, other).link(), want);
+        prop_assert_eq!(cp.link() == CheckpointLink::FIRST, cp.start_seq() == 1);
+    }
+}

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use audit_canon::{Digest, Frontier, PrevHash, leaf_hash};
+use audit_canon::{CheckpointLink, Digest, Frontier, leaf_hash};
 use audit_verify::{SignedCheckpoint, encode_frame, encode_header, whole_checkpoint_lines};
 use audit_wal::WalSink;
 use serde_json::json;
@@ -316,15 +316,15 @@ fn export_in_files(
     let to = req.to.unwrap_or(last.body.end_seq());
     // The stream's checkpoints up to the range's end must chain as a
     // verifier checks them, or the bundle would not verify.
-    let mut want = (1, PrevHash::Genesis);
+    let mut want = CheckpointLink::FIRST;
     for c in all.iter().take_while(|c| c.body.start_seq() <= to) {
-        if (c.body.start_seq(), *c.body.prev_checkpoint()) != want {
+        if c.body.link() != want {
             return Err(broken(
                 c,
                 "does not continue the checkpoint before it (its start or prev_checkpoint)",
             ));
         }
-        want = (c.body.end_seq() + 1, PrevHash::Digest(c.body.digest()));
+        want = c.body.next_link();
     }
     if to < from {
         return Err(ExportError::EmptyRange {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use audit_canon::{CheckpointBody, CheckpointError, Digest, PrevHash};
+use audit_canon::{CheckpointBody, CheckpointError, CheckpointLink, PrevHash};
 use audit_chain::{AuditSink, AuditStream, EmitError, Emitter, Event, SinkError};
 use audit_verify::{CheckpointLineError, CheckpointSig, SignedCheckpoint, whole_checkpoint_lines};
 use audit_wal::WalSink;
@@ -52,9 +52,23 @@ impl Cadence {
 /// Where a stream's checkpoints stand.
 #[derive(Debug, Clone, Copy)]
 struct Last {
-    end_seq: u64,
-    digest: Digest,
+    /// The link the stream's next checkpoint must have.
+    next: CheckpointLink,
     at: Instant,
+}
+
+impl Last {
+    fn after(body: &CheckpointBody) -> Self {
+        Self {
+            next: body.next_link(),
+            at: Instant::now(),
+        }
+    }
+
+    /// The last seq the stream's checkpoints cover.
+    fn end_seq(&self) -> u64 {
+        self.next.start_seq - 1
+    }
 }
 
 /// Signs checkpoints of the streams of one WAL.
@@ -209,20 +223,13 @@ impl Checkpointer {
             })?;
             let b = &cp.body;
             let key = (b.writer_id().to_owned(), b.stream().to_owned());
-            let (want_start, want_prev) = match last.get(&key) {
-                Some(l) => (l.end_seq + 1, PrevHash::Digest(l.digest)),
-                None => (1, PrevHash::Genesis),
-            };
-            if b.start_seq() != want_start || *b.prev_checkpoint() != want_prev {
+            let want = last.get(&key).map_or(CheckpointLink::FIRST, |l| l.next);
+            if b.link() != want {
                 return Err(CheckpointerError::Chain {
                     path: path.clone(),
                     line: n,
                     stream: b.stream().to_owned(),
-                    problem: format!(
-                        "starts at seq {} linking to {}, expected seq {want_start} linking to {want_prev}",
-                        b.start_seq(),
-                        b.prev_checkpoint()
-                    ),
+                    problem: format!("starts at {}, expected {want}", b.link()),
                 });
             }
             let wal_seq = wal.chain_state(b.writer_id(), b.stream()).map_or(0, |s| s.seq());
@@ -233,14 +240,7 @@ impl Checkpointer {
                     wal_seq,
                 });
             }
-            last.insert(
-                key,
-                Last {
-                    end_seq: b.end_seq(),
-                    digest: b.digest(),
-                    at: Instant::now(),
-                },
-            );
+            last.insert(key, Last::after(b));
             report.checkpoints += 1;
         }
         if whole < text.len() {
@@ -285,7 +285,7 @@ impl Checkpointer {
             .into_iter()
             .filter_map(|(w, s)| {
                 let cs = self.wal.chain_state(&w, &s)?;
-                let done = st.last.get(&(w.clone(), s.clone())).map_or(0, |l| l.end_seq);
+                let done = st.last.get(&(w.clone(), s.clone())).map_or(0, |l| l.end_seq());
                 (cs.seq() > done).then_some((w, s, cs))
             })
             .collect();
@@ -309,8 +309,8 @@ impl Checkpointer {
                 match st.last.get(&(w, s)) {
                     None => seq >= self.cadence.every_records,
                     Some(l) => {
-                        seq > l.end_seq
-                            && (seq - l.end_seq >= self.cadence.every_records
+                        seq > l.end_seq()
+                            && (seq - l.end_seq() >= self.cadence.every_records
                                 || l.at.elapsed() >= self.cadence.every)
                     }
                 }
@@ -332,10 +332,10 @@ impl Checkpointer {
         created_ts_ms: u64,
     ) -> Result<SignedCheckpoint, CheckpointerError> {
         let key = (writer_id.to_owned(), stream.to_owned());
-        let (start, prev) = match st.last.get(&key) {
-            Some(l) => (l.end_seq + 1, PrevHash::Digest(l.digest)),
-            None => (1, PrevHash::Genesis),
-        };
+        let CheckpointLink {
+            start_seq: start,
+            prev,
+        } = st.last.get(&key).map_or(CheckpointLink::FIRST, |l| l.next);
         let (Some(root), PrevHash::Digest(head)) = (cs.frontier().root(), *cs.head()) else {
             return Err(CheckpointerError::Body(CheckpointError::Range { start, end: 0 }));
         };
@@ -380,14 +380,7 @@ impl Checkpointer {
             });
         }
         st.len += line.len() as u64;
-        st.last.insert(
-            key,
-            Last {
-                end_seq: cp.body.end_seq(),
-                digest: cp.body.digest(),
-                at: Instant::now(),
-            },
-        );
+        st.last.insert(key, Last::after(&cp.body));
         metrics::counter!("audit_export_checkpoints_total").increment(1);
         Ok(cp)
     }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use audit_canon::{Digest, Limits, PrevHash, RecordLink, leaf_hash};
+use audit_canon::{CheckpointLink, Digest, Limits, PrevHash, RecordLink, leaf_hash};
 
 use crate::chains::Chains;
 use crate::reader::{SegmentError, SegmentReader, Step, TornTail, check_frame};
@@ -269,7 +269,7 @@ pub(crate) fn read_checkpoints(
 ) -> Result<(PendingMap, KidsMap), Failure> {
     let mut pending: HashMap<(String, String), VecDeque<Pending>> = HashMap::new();
     let mut kids: HashMap<(String, String), BTreeSet<String>> = HashMap::new();
-    let mut last: HashMap<(String, String), (u64, Digest)> = HashMap::new();
+    let mut last: HashMap<(String, String), CheckpointLink> = HashMap::new();
     let whole = whole_checkpoint_lines(text).map_err(|e| Failure {
         class: FailureClass::Structure,
         code: "checkpoint_line",
@@ -310,29 +310,29 @@ pub(crate) fn read_checkpoints(
         let b = &cp.body;
         let key = (b.writer_id().to_owned(), b.stream().to_owned());
         let stream = Some(b.stream().to_owned());
-        let (want_start, want_prev) = match last.get(&key) {
-            Some((end, d)) => (Some(end + 1), Some(PrevHash::Digest(*d))),
+        let expected = match (last.get(&key), first_start(b.writer_id(), b.stream())) {
+            (Some(next), _) => (b.link() != *next).then(|| next.to_string()),
+            (None, Some(1) | None) => {
+                (b.link() != CheckpointLink::FIRST).then(|| CheckpointLink::FIRST.to_string())
+            }
             // A bundle may start after seq 1: its first checkpoint's link
-            // to an earlier one cannot be checked here.
-            None => match first_start(b.writer_id(), b.stream()) {
-                Some(1) | None => (Some(1), Some(PrevHash::Genesis)),
-                Some(s) => (Some(s), None),
-            },
+            // to an earlier one cannot be checked here, only that it
+            // starts where the bundle's records do.
+            (None, Some(s)) => {
+                (b.start_seq() != s).then(|| format!("seq {s}, where the bundle's records start"))
+            }
         };
-        if want_start.is_some_and(|s| s != b.start_seq())
-            || want_prev.is_some_and(|p| p != *b.prev_checkpoint())
-        {
+        if let Some(expected) = expected {
             return Err(fail(
                 FailureClass::Integrity,
                 "checkpoint_chain",
                 stream,
                 Some(b.start_seq()),
                 format!(
-                    "checkpoint of seq {}..={} does not continue the stream's checkpoints (expected start {} and prev {})",
+                    "checkpoint of seq {}..={} does not continue the stream's checkpoints: it starts at {}, expected {expected}",
                     b.start_seq(),
                     b.end_seq(),
-                    want_start.map_or("-".to_owned(), |s| s.to_string()),
-                    want_prev.map_or("-".to_owned(), |p| p.to_string()),
+                    b.link(),
                 ),
             ));
         }
@@ -350,7 +350,7 @@ pub(crate) fn read_checkpoints(
         kids.entry(key.clone())
             .or_default()
             .extend(cp.sigs.iter().map(|s| s.kid.clone()));
-        last.insert(key.clone(), (b.end_seq(), b.digest()));
+        last.insert(key.clone(), b.next_link());
         pending
             .entry(key)
             .or_default()
