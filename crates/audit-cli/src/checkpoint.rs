@@ -190,37 +190,6 @@ pub(crate) fn rotate_key(
             format_args!("writer {writer:?} has no streams in {}", dir.display()),
         );
     }
-    // The rotation record names the old key: it must be the key that
-    // signed each stream's latest checkpoint, or the record would say a
-    // rotation from a key that never signed.
-    let cp_path = dir.join(audit_verify::CHECKPOINTS_FILE);
-    for stream in &streams {
-        let last = match audit_export::stream_checkpoints(&cp_path, writer, stream) {
-            Ok(c) => c.into_iter().next_back(),
-            Err(e) => {
-                let _ = wal.close();
-                return crate::fail(err, export_exit(&e), format_args!("{e}"));
-            }
-        };
-        if let Some(c) = last
-            && !c.sigs.iter().any(|s| s.kid == old_key.kid())
-        {
-            let _ = wal.close();
-            let kids: Vec<&str> = c.sigs.iter().map(|s| s.kid.as_str()).collect();
-            return crate::fail(
-                err,
-                Exit::Usage,
-                format_args!(
-                    "--old {} (kid {}) did not sign stream {stream:?}'s latest checkpoint (seq {}..={}, signed by {})",
-                    old.display(),
-                    old_key.kid(),
-                    c.body.start_seq(),
-                    c.body.end_seq(),
-                    kids.join(", ")
-                ),
-            );
-        }
-    }
     let emitter = match Emitter::new(writer, wal.clone(), Limits::default()) {
         Ok(e) => e,
         Err(e) => return crate::fail(err, Exit::Usage, format_args!("writer {writer:?}: {e}")),
@@ -234,6 +203,9 @@ pub(crate) fn rotate_key(
     };
     let made = match cp.rotate_key(new_key.clone(), &emitter, crate::now_ms()) {
         Ok(m) => m,
+        Err(e @ CheckpointerError::NotSignedByOld { .. }) => {
+            return crate::fail(err, Exit::Usage, format_args!("--old {}: {e}", old.display()));
+        }
         Err(e) => return crate::fail(err, checkpointer_exit(&e), format_args!("{e}")),
     };
     let rotated = serde_json::json!({"old_kid": old_key.kid(), "new_kid": new_key.kid(), "streams": streams});

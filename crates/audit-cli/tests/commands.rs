@@ -561,7 +561,9 @@ fn checkpoints_are_cross_signed_and_keys_rotate_from_the_command_line() {
         ],
         b"",
     );
-    assert!(exits(&stranger, 2).contains("did not sign stream"));
+    let why = exits(&stranger, 2);
+    assert!(why.contains(&format!("--old {}: stream", k3.display())), "{why}");
+    assert!(why.contains("did not sign its latest checkpoint"), "{why}");
     assert_eq!(std::fs::read(wal.join("wal-000001.seg")).expect("read"), before);
     let r: serde_json::Value = serde_json::from_str(&ok(&rotate("svc@1"))).expect("one JSON object");
     assert_eq!(r["rotated"]["new_kid"].as_str(), Some(new_kid.as_str()));

@@ -50,17 +50,20 @@ impl Cadence {
 }
 
 /// Where a stream's checkpoints stand.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Last {
     /// The link the stream's next checkpoint must have.
     next: CheckpointLink,
+    /// The kids that signed the latest checkpoint.
+    kids: Vec<String>,
     at: Instant,
 }
 
 impl Last {
-    fn after(body: &CheckpointBody) -> Self {
+    fn after(cp: &SignedCheckpoint) -> Self {
         Self {
-            next: body.next_link(),
+            next: cp.body.next_link(),
+            kids: cp.sigs.iter().map(|s| s.kid.clone()).collect(),
             at: Instant::now(),
         }
     }
@@ -165,6 +168,23 @@ pub enum CheckpointerError {
     /// The rotation record could not be appended.
     #[error("rotation record: {0}")]
     Emit(#[from] EmitError),
+    /// A rotation would record a change from a key that did not sign the
+    /// stream's latest checkpoint: the checkpointer was opened with
+    /// another key than the one the log is signed with.
+    #[error(
+        "stream {stream:?}: kid {old_kid} did not sign its latest checkpoint (seq {end_seq}, signed by {}); a rotation starts from the key that signs now",
+        signed_by.join(", ")
+    )]
+    NotSignedByOld {
+        /// The stream.
+        stream: String,
+        /// The last seq its latest checkpoint covers.
+        end_seq: u64,
+        /// The kid the rotation would record as the old key.
+        old_kid: String,
+        /// The kids that did sign it.
+        signed_by: Vec<String>,
+    },
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -240,7 +260,7 @@ impl Checkpointer {
                     wal_seq,
                 });
             }
-            last.insert(key, Last::after(b));
+            last.insert(key, Last::after(&cp));
             report.checkpoints += 1;
         }
         if whole < text.len() {
@@ -380,7 +400,7 @@ impl Checkpointer {
             });
         }
         st.len += line.len() as u64;
-        st.last.insert(key, Last::after(&cp.body));
+        st.last.insert(key, Last::after(&cp));
         metrics::counter!("audit_export_checkpoints_total").increment(1);
         Ok(cp)
     }
@@ -389,6 +409,12 @@ impl Checkpointer {
     /// `new_kid`) in every stream of `emitter`'s writer, checkpoints every
     /// stream signed by both the old and the new key, then signs with the
     /// new key alone.
+    ///
+    /// The old key is the first configured signer. It must have signed
+    /// the latest checkpoint of each of the writer's streams that has one
+    /// ([`CheckpointerError::NotSignedByOld`], checked before anything is
+    /// written), or the record would name a key the log was never signed
+    /// with.
     pub fn rotate_key(
         &self,
         new: Arc<dyn Signer>,
@@ -404,10 +430,29 @@ impl Checkpointer {
             .first()
             .map(|s| s.kid().to_owned())
             .ok_or(CheckpointerError::NoSigner)?;
-        for (w, s) in self.wal.streams() {
-            if w != emitter.writer_id() {
-                continue;
+        let streams: Vec<String> = self
+            .wal
+            .streams()
+            .into_iter()
+            .filter_map(|(w, s)| (w == emitter.writer_id()).then_some(s))
+            .collect();
+        {
+            let st = lock(&self.state);
+            for s in &streams {
+                let key = (emitter.writer_id().to_owned(), s.clone());
+                if let Some(l) = st.last.get(&key)
+                    && !l.kids.contains(&old_kid)
+                {
+                    return Err(CheckpointerError::NotSignedByOld {
+                        stream: s.clone(),
+                        end_seq: l.end_seq(),
+                        old_kid,
+                        signed_by: l.kids.clone(),
+                    });
+                }
             }
+        }
+        for s in streams {
             emitter.emit(
                 Event::new(s, "KeyRotated", "key_rotation")
                     .attr("old_kid", old_kid.as_str())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit_canon::{Limits, PrevHash, leaf_hash, root_of};
-use audit_chain::{AuditSink, Emitter, Event, FsyncPolicy, Privacy};
+use audit_chain::{AuditSink, AuditStream, Emitter, Event, FsyncPolicy, Privacy};
 use audit_export::{Cadence, Checkpointer, CheckpointerError, Ed25519Signer, Signer};
 use audit_verify::{CheckpointLineError, SignedCheckpoint, TrustSet};
 use audit_wal::{WalOptions, WalSink};
@@ -201,4 +201,49 @@ fn a_key_rotation_is_recorded_and_cross_signed() {
             .all(|c| c.sigs.len() == 1 && c.sigs[0].kid == new.kid())
     );
     wal.flush().expect("flush");
+}
+
+#[test]
+fn a_rotation_from_a_key_that_did_not_sign_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wal = wal(&dir.path().join("wal"));
+    let signing = Arc::new(Ed25519Signer::generate().expect("key"));
+    let stranger = Arc::new(Ed25519Signer::generate().expect("key"));
+    let new = Arc::new(Ed25519Signer::generate().expect("key"));
+    let e = emitter(&wal);
+    emit(&e, 6);
+    {
+        let (cp, _) =
+            Checkpointer::open(wal.clone(), vec![signing.clone()], Cadence::default()).expect("open");
+        cp.checkpoint_all(1).expect("checkpoint");
+    }
+    // Opened with a key the log was never signed with.
+    let (cp, _) = Checkpointer::open(wal.clone(), vec![stranger.clone()], Cadence::default()).expect("open");
+    let seqs = |wal: &WalSink| ["a", "b", "c"].map(|s| wal.chain_state(W, s).map(|c| c.seq()));
+    let before = (
+        seqs(&wal),
+        std::fs::read(dir.path().join("wal/checkpoints.jsonl")).expect("read"),
+    );
+    match cp.rotate_key(new.clone(), &e, 2) {
+        Err(CheckpointerError::NotSignedByOld {
+            stream,
+            end_seq,
+            old_kid,
+            signed_by,
+        }) => {
+            assert_eq!((stream.as_str(), end_seq), ("a", 2));
+            assert_eq!(old_kid, stranger.kid());
+            assert_eq!(signed_by, vec![signing.kid().to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = (
+        seqs(&wal),
+        std::fs::read(dir.path().join("wal/checkpoints.jsonl")).expect("read"),
+    );
+    assert_eq!(after, before, "no KeyRotated record and no checkpoint");
+    // The key that signs now rotates.
+    drop(cp);
+    let (cp, _) = Checkpointer::open(wal.clone(), vec![signing.clone()], Cadence::default()).expect("open");
+    assert_eq!(cp.rotate_key(new, &e, 3).expect("rotate").len(), 3);
 }
