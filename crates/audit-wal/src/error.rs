@@ -11,10 +11,16 @@ use audit_verify::{SegmentError, TornKind};
 #[non_exhaustive]
 pub enum OpenError {
     /// Another `WalSink`, in this process or another, holds the directory.
-    #[error("wal {dir}: locked by another writer")]
+    #[error(
+        "wal {}: locked by another writer{}",
+        dir.display(),
+        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
     Locked {
         /// The WAL directory.
         dir: PathBuf,
+        /// The holder's process id, as it wrote it into the lock file.
+        holder: Option<u32>,
     },
     /// A filesystem operation failed.
     #[error("wal {}: {op} failed: {source}", path.display())]

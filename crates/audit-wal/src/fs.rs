@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -64,7 +64,11 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Takes the exclusive lock on `path` (created 0600), or fails with
     /// `WouldBlock` when another holder has it, in this process or another.
+    /// The holder's process id is written into it for [`Vfs::lock_holder`].
     fn lock(&self, path: &Path) -> io::Result<Box<dyn DirLock>>;
+    /// The process id that the holder of the lock on `path` wrote, when it
+    /// can be read: what an opener refused with `WouldBlock` reports.
+    fn lock_holder(&self, path: &Path) -> Option<u32>;
     /// Creates `path` (mode 0600), failing if it exists.
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
     /// Opens an existing file for appending.
@@ -148,10 +152,22 @@ impl Vfs for OsFs {
         // flock(2): a second open file description conflicts, in this
         // process as in another.
         match f.try_lock() {
-            Ok(()) => Ok(Box::new(OsLock(f))),
+            Ok(()) => {
+                // Informational only: a failure here leaves the lock held
+                // and the holder unnamed.
+                let _ = f.set_len(0).and_then(|()| writeln!(&f, "{}", std::process::id()));
+                Ok(Box::new(OsLock(f)))
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
+    }
+
+    fn lock_holder(&self, path: &Path) -> Option<u32> {
+        let mut text = String::new();
+        // A pid is at most 10 digits; anything longer is not one.
+        File::open(path).ok()?.take(16).read_to_string(&mut text).ok()?;
+        text.trim_end().parse().ok()
     }
 
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {

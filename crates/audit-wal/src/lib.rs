@@ -24,7 +24,8 @@
 //!   and reports the cut. Anything else that does not verify fails the open
 //!   with the segment, offset, stream and seq, and nothing is modified.
 //! - One writer per directory: an exclusive lock (`flock`) refuses a
-//!   second opener, in this process or another. The directory is created
+//!   second opener, in this process or another, naming the holder's pid
+//!   when the lock file has it. The directory is created
 //!   0700 and files 0600; new files and the directory are synced.
 //! - A failed write is cut back and fails only its group; a failed
 //!   `fdatasync` stops all writes until the WAL is reopened.

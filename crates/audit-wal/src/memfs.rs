@@ -358,6 +358,11 @@ impl Vfs for MemFs {
         }))
     }
 
+    fn lock_holder(&self, path: &Path) -> Option<u32> {
+        // Every holder of an in-memory lock is this process.
+        self.lock().locks.contains(path).then(std::process::id)
+    }
+
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
         let mut s = self.lock();
         s.check(FaultOp::Create)?;

@@ -120,6 +120,7 @@ pub(crate) fn recover(fs: Arc<dyn Vfs>, dir: &Path, durable: bool) -> Result<Rec
         if e.kind() == io::ErrorKind::WouldBlock {
             OpenError::Locked {
                 dir: dir.to_path_buf(),
+                holder: fs.lock_holder(&lock_path),
             }
         } else {
             io_err(&lock_path, "lock")(e)
