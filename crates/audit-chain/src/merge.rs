@@ -22,7 +22,8 @@ impl GlobalOrder for SealedRecord {
 }
 
 /// The next item of one input, ordered by its key (then input index, so
-/// equal keys, which only duplicates can have, come out in a fixed order).
+/// equal keys come out in a fixed order: duplicates, or two streams of one
+/// writer with the same `ts_ms` and `seq`).
 struct Head<T> {
     item: T,
     input: usize,

@@ -4,7 +4,9 @@
 //!
 //! Two passes over the same bytes: the first verifies every frame and link
 //! up to the first failure, the second prints what was verified. One
-//! writer's records come out in the order it wrote them. Several writers
+//! writer's records come out in the order it wrote them, across its
+//! streams too: the key's `seq` counts per stream, so it cannot order two
+//! streams of one writer (docs/FORMAT.md, "Global order across writers"). Several writers
 //! are merged by the key `(ts_ms, writer_id bytes, seq)` of each writer's
 //! next record, as `audit_chain::Merge` merges chains: a writer's own
 //! records are never reordered, since `ts_ms` is advisory.

@@ -253,8 +253,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print records as JSON Lines (with self_hash), each verified; several
-    /// writers merged in the global order (ts_ms, writer_id, seq).
+    /// Print records as JSON Lines (with self_hash), each verified; each
+    /// writer's records in the order it wrote them, several writers merged by
+    /// the global key (ts_ms, writer_id, seq).
     Cat {
         /// A WAL directory or a bundle.
         path: PathBuf,

@@ -877,7 +877,7 @@ fn help_and_error_text_are_stable() {
       rotate-key    Rotate the checkpoint key: record KeyRotated in every stream of a writer, then checkpoint every stream signed by the old and the new key
       export        Write an export bundle of one stream, covering whole checkpoints
       verify        Verify a WAL directory or a bundle: every record, link, checkpoint root, checkpoint chain and signature
-      cat           Print records as JSON Lines (with self_hash), each verified; several writers merged in the global order (ts_ms, writer_id, seq)
+      cat           Print records as JSON Lines (with self_hash), each verified; each writer's records in the order it wrote them, several writers merged by the global key (ts_ms, writer_id, seq)
       prove         Print an inclusion proof (--seq) or a consistency proof (--consistency A B) of a stream as JSON
       verify-proof  Check a proof file offline against its signed checkpoint(s)
       bench         Measure the pipeline, each measure beside the baseline it is judged against in the same run; one row per measure
