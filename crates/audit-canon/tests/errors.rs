@@ -79,6 +79,16 @@ fn builder_and_proof_errors() {
     let e = CheckpointBody::new("w", "s", 3, 2, l, l, PrevHash::Digest(l), 0).expect_err("range");
     assert_snapshot!(e.to_string(), @"checkpoint range [3, 2] is not 1 <= start <= end");
     assert_snapshot!(CheckpointLink::FIRST.to_string(), @"seq 1 linking to b3:0");
+    let mut from_frontier = audit_canon::MerkleTree::from_frontier(Blake3Tree, 2, vec![l]).expect("frontier");
+    from_frontier.push(l);
+    let e = from_frontier
+        .inclusion_path(1, 3)
+        .expect_err("inside the frontier");
+    assert_snapshot!(e.to_string(), @"leaf index 1 is before leaf 2, where the held leaves start (only a frontier is held before it)");
+    let e = from_frontier
+        .consistency_path(1, 3)
+        .expect_err("from inside the frontier");
+    assert_snapshot!(e.to_string(), @"consistency from size 1 needs nodes before leaf 2, where the held leaves start (only a frontier is held before it)");
     let e = Limits::new(2048, 4096).expect_err("looser");
     assert_snapshot!(e.to_string(), @"max_attrs_bytes 2048 is outside 2..=1024");
 }

@@ -254,6 +254,17 @@ pub enum InclusionProofError {
         /// Tree size.
         size: u64,
     },
+    /// A [`crate::MerkleTree`] that started from a frontier holds only
+    /// its subtree roots before leaf `first`: leaf `index` has no path.
+    #[error(
+        "leaf index {index} is before leaf {first}, where the held leaves start (only a frontier is held before it)"
+    )]
+    BeforeLeaves {
+        /// Leaf index.
+        index: u64,
+        /// The first leaf held (the frontier's size).
+        first: u64,
+    },
     /// The path has the wrong number of elements for this index and size.
     #[error("audit path of {got} hashes has the wrong length for leaf {index} of {size}")]
     PathLength {
@@ -291,6 +302,17 @@ pub enum ConsistencyProofError {
         old_size: u64,
         /// New tree size.
         new_size: u64,
+    },
+    /// A [`crate::MerkleTree`] that started from a frontier cannot prove
+    /// consistency from a size before its held leaves.
+    #[error(
+        "consistency from size {old_size} needs nodes before leaf {first}, where the held leaves start (only a frontier is held before it)"
+    )]
+    BeforeLeaves {
+        /// Old tree size.
+        old_size: u64,
+        /// The first leaf held (the frontier's size).
+        first: u64,
     },
     /// The path has the wrong number of elements for these sizes.
     #[error("consistency path of {got} hashes has the wrong length for sizes {old_size} and {new_size}")]
@@ -331,6 +353,7 @@ impl InclusionProofError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::IndexOutOfRange { .. } => "index_out_of_range",
+            Self::BeforeLeaves { .. } => "before_leaves",
             Self::PathLength { .. } => "path_length",
             Self::MalformedHash { .. } => "malformed_hash",
             Self::RootMismatch { .. } => "root_mismatch",
@@ -343,6 +366,7 @@ impl ConsistencyProofError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadSizes { .. } => "bad_sizes",
+            Self::BeforeLeaves { .. } => "before_leaves",
             Self::PathLength { .. } => "path_length",
             Self::MalformedHash { .. } => "malformed_hash",
             Self::OldRootMismatch { .. } => "old_root_mismatch",
