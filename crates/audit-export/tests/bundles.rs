@@ -275,6 +275,13 @@ fn a_manifest_that_disagrees_with_the_files_is_a_structure_failure() {
             "checkpoints",
             Box::new(|v: &mut serde_json::Value| v["checkpoints"] = 2.into()),
         ),
+        (
+            "range from seq 0",
+            Box::new(|v: &mut serde_json::Value| {
+                let count = v["files"][0]["count"].as_u64().expect("count");
+                v["files"][0]["range"] = serde_json::json!([0, count - 1]);
+            }),
+        ),
     ] {
         std::fs::write(b.join("manifest.json"), &orig).expect("restore");
         rewrite_manifest(&b, |v| edit(v));
@@ -432,4 +439,59 @@ fn a_checkpoint_over_records_the_wal_does_not_hold_is_refused_and_nothing_is_wri
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Splits a bundle's one records file into two after its `k`-th frame
+/// (each file with its own header) and states both in the manifest.
+fn split_records(dir: &Path, k: usize) -> [(u64, u64); 2] {
+    use audit_verify::{SegmentReader, Step, encode_header};
+    let one = dir.join("records-000001.seg");
+    let bytes = std::fs::read(&one).expect("read");
+    let mut r = SegmentReader::new(&bytes, 1).expect("header");
+    let mut offsets = Vec::new();
+    let mut seqs = Vec::new();
+    while let Ok(Step::Frame(f)) = r.next_step() {
+        offsets.push(f.offset as usize);
+        seqs.push(f.seq);
+    }
+    let cut = offsets[k];
+    let first = bytes[..cut].to_vec();
+    let mut second = encode_header(2).to_vec();
+    second.extend_from_slice(&bytes[cut..]);
+    std::fs::write(&one, &first).expect("write");
+    std::fs::write(dir.join("records-000002.seg"), &second).expect("write");
+    let ranges = [(seqs[0], seqs[k - 1]), (seqs[k], seqs[seqs.len() - 1])];
+    rewrite_manifest(dir, |v| {
+        let entry = |name: &str, b: &[u8], (lo, hi): (u64, u64)| {
+            serde_json::json!({
+                "file": name, "bytes": b.len(), "b3": Digest::of(b).to_hash_string(),
+                "range": [lo, hi], "count": hi - lo + 1,
+            })
+        };
+        v["files"] = serde_json::json!([
+            entry("records-000001.seg", &first, ranges[0]),
+            entry("records-000002.seg", &second, ranges[1]),
+        ]);
+    });
+    ranges
+}
+
+#[test]
+fn a_bundle_over_two_record_files_verifies_and_a_gap_between_them_is_named() {
+    let fx = fx();
+    let b = fx.export("two", Some(11), None).expect("export");
+    let ranges = split_records(&b, 4);
+    assert_eq!(ranges, [(11, 14), (15, 25)]);
+    let r = verify_bundle(&b, &fx.opts());
+    assert!(r.failure.is_none(), "{:?}", r.failure);
+    assert_eq!((r.records(), r.streams[0].first_seq), (15, 11));
+    // The second file's range moved one on: a gap the manifest states.
+    rewrite_manifest(&b, |v| v["files"][1]["range"] = serde_json::json!([16, 26]));
+    let f = verify_bundle(&b, &fx.opts()).failure.expect("a gap");
+    assert_eq!(f.code, "manifest_mismatch");
+    assert!(
+        f.reason
+            .ends_with("range starts at 16, the previous file ended at 14"),
+        "{f}"
+    );
 }

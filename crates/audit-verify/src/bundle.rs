@@ -48,6 +48,92 @@ struct ManifestFile {
 /// bundle of petabytes.
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
+/// What a bundle's manifest says about the stream it holds
+/// ([`read_manifest`]). [`verify_bundle`] checks all of it against the
+/// files; reading it alone checks only its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BundleManifest {
+    /// The stream's writer.
+    pub writer_id: String,
+    /// The stream.
+    pub stream: String,
+    /// The first seq of the bundle's records (its first file's range).
+    pub first_seq: u64,
+    /// The frontier of the stream's tree over the records before
+    /// `first_seq` (empty when it is 1).
+    pub frontier: Frontier,
+}
+
+/// Reads `dir/manifest.json` (bounded), as [`verify_bundle`] reads it:
+/// version 1, every key known, at least one records file, a frontier of
+/// the right length for the first seq.
+pub fn read_manifest(dir: &Path) -> Result<BundleManifest, Box<Failure>> {
+    let mpath = dir.join(MANIFEST_FILE);
+    let m = load_manifest(&mpath)?;
+    let (start, frontier) = first_seq_and_frontier(&mpath, &m)?;
+    Ok(BundleManifest {
+        writer_id: m.writer_id,
+        stream: m.stream,
+        first_seq: start,
+        frontier,
+    })
+}
+
+/// The manifest's text, parsed and of version 1.
+fn load_manifest(mpath: &Path) -> Result<Manifest, Failure> {
+    // Read up to a bound no manifest reaches (an entry of ~150 bytes per
+    // 64 MiB records file), so a planted giant is refused, not loaded.
+    let mut text = Vec::new();
+    std::fs::File::open(mpath)
+        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut text))
+        .map_err(|e| io_failure(mpath, &e))?;
+    if text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(structure(
+            mpath.to_path_buf(),
+            "manifest",
+            format!("larger than {MAX_MANIFEST_BYTES} bytes, more than any bundle manifest"),
+        ));
+    }
+    let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+        structure(
+            mpath.to_path_buf(),
+            "manifest",
+            format!("not a bundle manifest: {e}"),
+        )
+    })?;
+    if m.version != 1 {
+        return Err(structure(
+            mpath.to_path_buf(),
+            "manifest",
+            format!("version {} (this verifier reads 1)", m.version),
+        ));
+    }
+    Ok(m)
+}
+
+/// The first seq (the first file's range start) and the frontier of the
+/// tree before it.
+fn first_seq_and_frontier(mpath: &Path, m: &Manifest) -> Result<(u64, Frontier), Failure> {
+    let Some(start) = m.files.first().map(|f| f.range[0]) else {
+        return Err(structure(
+            mpath.to_path_buf(),
+            "manifest",
+            "the bundle lists no record files".into(),
+        ));
+    };
+    let bad = |what: String| structure(mpath.to_path_buf(), "manifest", format!("frontier: {what}"));
+    let mut hashes = Vec::with_capacity(m.frontier.len().min(64));
+    for h in &m.frontier {
+        hashes.push(Digest::parse(h).map_err(|e| bad(e.to_string()))?);
+    }
+    let size = start
+        .checked_sub(1)
+        .ok_or_else(|| bad("the first file's range starts at seq 0".into()))?;
+    let frontier = Frontier::from_hashes(size, hashes).map_err(|e| bad(e.to_string()))?;
+    Ok((start, frontier))
+}
+
 /// Verifies a bundle directory.
 pub fn verify_bundle(dir: &Path, opts: &VerifyOptions) -> Report {
     let mut report = Report {
@@ -74,28 +160,7 @@ fn structure(file: PathBuf, code: &'static str, reason: String) -> Failure {
 
 fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) -> Result<(), Failure> {
     let mpath = dir.join(MANIFEST_FILE);
-    // Read up to a bound no manifest reaches (an entry of ~150 bytes per
-    // 64 MiB records file), so a planted giant is refused, not loaded.
-    let mut text = Vec::new();
-    std::fs::File::open(&mpath)
-        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut text))
-        .map_err(|e| io_failure(&mpath, &e))?;
-    if text.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(structure(
-            mpath,
-            "manifest",
-            format!("larger than {MAX_MANIFEST_BYTES} bytes, more than any bundle manifest"),
-        ));
-    }
-    let m: Manifest = serde_json::from_slice(&text)
-        .map_err(|e| structure(mpath.clone(), "manifest", format!("not a bundle manifest: {e}")))?;
-    if m.version != 1 {
-        return Err(structure(
-            mpath,
-            "manifest",
-            format!("version {} (this verifier reads 1)", m.version),
-        ));
-    }
+    let m = load_manifest(&mpath)?;
     // Every segment file is listed, in order, with numbers from 1.
     let mut on_disk = BTreeSet::new();
     for e in std::fs::read_dir(dir).map_err(|e| io_failure(dir, &e))? {
@@ -150,11 +215,11 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
                 f.range, f.count
             )));
         }
-        if expect_seq.is_some_and(|s| s != f.range[0]) {
+        if let Some(next) = expect_seq.filter(|&s| s != f.range[0]) {
             return Err(mismatch(format!(
                 "range starts at {}, the previous file ended at {}",
                 f.range[0],
-                f.range[0] - 1
+                next - 1
             )));
         }
         expect_seq = Some(f.range[1] + 1);
@@ -167,22 +232,8 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
             "a segment file the manifest does not list".into(),
         ));
     }
-    let Some(&(_, _, [start, _], _)) = files.first() else {
-        return Err(structure(
-            mpath,
-            "manifest",
-            "the bundle lists no record files".into(),
-        ));
-    };
-    // The frontier of the tree of size start - 1.
-    let mut hashes = Vec::with_capacity(m.frontier.len().min(64));
-    for h in &m.frontier {
-        hashes.push(
-            Digest::parse(h).map_err(|e| structure(mpath.clone(), "manifest", format!("frontier: {e}")))?,
-        );
-    }
-    let frontier = Frontier::from_hashes(start - 1, hashes)
-        .map_err(|e| structure(mpath.clone(), "manifest", format!("frontier: {e}")))?;
+    // The first seq and the frontier of the tree of size start - 1.
+    let (start, frontier) = first_seq_and_frontier(&mpath, &m)?;
 
     let cp_path = dir.join(CHECKPOINTS_FILE);
     let cp_text = std::fs::read(&cp_path).map_err(|e| io_failure(&cp_path, &e))?;

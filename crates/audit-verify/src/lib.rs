@@ -83,7 +83,7 @@ mod signed;
 mod trust;
 mod wal_dir;
 
-pub use bundle::{MANIFEST_FILE, verify_bundle, verify_path};
+pub use bundle::{BundleManifest, MANIFEST_FILE, read_manifest, verify_bundle, verify_path};
 pub use chains::{Chains, LinkError, StreamHead};
 pub use frame::{Decoded, FRAME_OVERHEAD, Frame, FrameLenError, MAX_FRAME_LEN, decode_frame, encode_frame};
 pub use header::{
