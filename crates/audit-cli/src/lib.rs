@@ -272,7 +272,7 @@ pub enum Command {
     /// Print an inclusion proof (--seq) or a consistency proof
     /// (--consistency A B) of a stream as JSON.
     Prove {
-        /// A WAL directory.
+        /// A WAL directory, or a bundle (it proves the records and checkpoints it holds).
         path: PathBuf,
         /// The stream.
         #[arg(long)]

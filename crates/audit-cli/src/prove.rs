@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use audit_export::{ProveError, Prover, read_stream_leaves, stream_checkpoints};
+use audit_export::{ProveError, Prover, read_bundle_leaves, read_stream_leaves, stream_checkpoints};
 use audit_verify::{ProofOutcome, verify_proof};
 
 use crate::exit::Exit;
@@ -12,7 +12,7 @@ fn prove_exit(e: &ProveError) -> Exit {
     match e {
         ProveError::Dir { .. } => Exit::Io,
         ProveError::Segment { error, .. } => crate::verify::segment_exit(error),
-        ProveError::Listing(f) => crate::verify::class_exit(f.class),
+        ProveError::Listing(f) | ProveError::Bundle(f) => crate::verify::class_exit(f.class),
         ProveError::Export(e) => crate::checkpoint::export_exit(e),
         ProveError::Read(e) => crate::checkpoint::read_exit(e),
         _ => Exit::Usage,
@@ -32,14 +32,7 @@ pub(crate) fn prove(
     err: &mut dyn Write,
 ) -> Exit {
     if audit_verify::is_bundle(path) {
-        return crate::fail(
-            err,
-            Exit::Usage,
-            format_args!(
-                "{} is a bundle; prove reads a WAL directory, which holds every leaf",
-                path.display()
-            ),
-        );
+        return prove_from_bundle(path, stream, seq, checkpoint, consistency, writer, out, err);
     }
     // Only the digests, and the one record an inclusion proof carries:
     // memory grows by 32 bytes a record, not by the records.
@@ -52,6 +45,54 @@ pub(crate) fn prove(
         Err(e) => return crate::fail(err, crate::checkpoint::export_exit(&e), format_args!("{e}")),
     };
     let prover = Prover::over_leaves(stream, &leaves, &cps);
+    print_proof(&prover, seq, checkpoint, consistency, out, err)
+}
+
+/// `prove BUNDLE ...`: the bundle is verified, then its tree is rebuilt
+/// from the manifest's frontier and its records, so it proves the records
+/// it holds against the checkpoints it carries.
+#[allow(clippy::too_many_arguments)]
+fn prove_from_bundle(
+    path: &Path,
+    stream: &str,
+    seq: Option<u64>,
+    checkpoint: Option<u64>,
+    consistency: Option<(u64, u64)>,
+    writer: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let (bundle, cps) = match read_bundle_leaves(path, |s| Some(s) == seq) {
+        Ok(r) => r,
+        Err(e) => return crate::fail(err, prove_exit(&e), format_args!("{e}")),
+    };
+    let m = &bundle.manifest;
+    if m.stream != stream || writer.is_some_and(|w| w != m.writer_id) {
+        let e = ProveError::OtherStream {
+            dir: path.to_path_buf(),
+            held: m.stream.clone(),
+            writer_id: m.writer_id.clone(),
+            asked: match writer {
+                Some(w) => format!("stream {stream:?} of writer {w:?}"),
+                None => format!("stream {stream:?}"),
+            },
+        };
+        return crate::fail(err, prove_exit(&e), format_args!("{e}"));
+    }
+    match Prover::over_bundle(&bundle, &cps) {
+        Ok(prover) => print_proof(&prover, seq, checkpoint, consistency, out, err),
+        Err(e) => crate::fail(err, prove_exit(&e), format_args!("{e}")),
+    }
+}
+
+fn print_proof(
+    prover: &Prover<'_>,
+    seq: Option<u64>,
+    checkpoint: Option<u64>,
+    consistency: Option<(u64, u64)>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
     let proof = match (seq, consistency) {
         (Some(n), None) => prover.inclusion(n, checkpoint),
         (None, Some((a, b))) => prover.consistency(a, b),

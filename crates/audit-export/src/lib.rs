@@ -78,7 +78,7 @@ mod signer;
 pub use bundle::{BundleRequest, BundleSummary, ExportError, export_bundle, stream_checkpoints};
 pub use checkpointer::{CHECKPOINTS_FILE, Cadence, Checkpointer, CheckpointerError, CheckpointsRecovery};
 pub use proof::{
-    ProveError, Prover, StreamLeaves, StreamRecord, consistency_proof, consistency_proof_of, inclusion_proof,
-    inclusion_proof_of, read_stream_dir, read_stream_leaves,
+    BundleLeaves, ProveError, Prover, StreamLeaves, StreamRecord, consistency_proof, consistency_proof_of,
+    inclusion_proof, inclusion_proof_of, read_bundle_leaves, read_stream_dir, read_stream_leaves,
 };
 pub use signer::{Ed25519Signer, KeyFileError, SignError, Signer};

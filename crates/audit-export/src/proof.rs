@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Blake3Tree, Digest, Limits, MerkleTree, leaf_hash};
-use audit_verify::{Chains, Failure, NumberedFiles, SignedCheckpoint, scan_segment};
+use audit_verify::{
+    BundleManifest, Chains, Failure, NumberedFiles, SegmentReader, SignedCheckpoint, Step, check_frame,
+    scan_segment,
+};
 use audit_wal::WalSink;
 
 use crate::bundle::{ExportError, stream_checkpoints};
@@ -97,6 +100,35 @@ pub enum ProveError {
     /// `auditctl verify` reports it (`io`, `missing_segment`).
     #[error("{0}")]
     Listing(Box<Failure>),
+    /// The bundle does not verify (as `auditctl verify` says it): no
+    /// proof is made from data that does not.
+    #[error("{0}")]
+    Bundle(Box<Failure>),
+    /// The record is before a bundle's first seq: the bundle holds only the
+    /// frontier of the records before it.
+    #[error(
+        "stream {stream:?}: seq {seq} is before the bundle's first seq {first}; it holds only a frontier of the records before that (prove it from the WAL or a bundle that starts earlier)"
+    )]
+    BeforeBundle {
+        /// The stream.
+        stream: String,
+        /// The seq asked for.
+        seq: u64,
+        /// The bundle's first seq.
+        first: u64,
+    },
+    /// A bundle holds another stream than the one asked for.
+    #[error("{} holds stream {held:?} of writer {writer_id:?}, not {asked}", dir.display())]
+    OtherStream {
+        /// The bundle.
+        dir: PathBuf,
+        /// What it holds.
+        held: String,
+        /// Its writer.
+        writer_id: String,
+        /// What was asked for (stream, and writer when named).
+        asked: String,
+    },
     /// No record of the stream (of the writer, when one is named).
     #[error(
         "stream {stream:?}{} has no records in {}",
@@ -157,6 +189,60 @@ pub struct StreamLeaves {
     pub self_hashes: Vec<Digest>,
     /// The canonical bytes of the records kept, by seq.
     pub kept: BTreeMap<u64, Vec<u8>>,
+}
+
+/// A bundle's stream as [`read_bundle_leaves`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleLeaves {
+    /// What the bundle's manifest says: writer, stream, first seq and the
+    /// frontier of the records before it.
+    pub manifest: BundleManifest,
+    /// `self_hash` of records `first_seq`, `first_seq + 1`, … in order, and
+    /// the canonical bytes of the records kept.
+    pub leaves: StreamLeaves,
+}
+
+/// Reads an export bundle's stream for proofs: the bundle is verified
+/// first as `auditctl verify` verifies it (without keys: signatures are the
+/// proof's reader's to check), then every record's `self_hash` is read,
+/// each frame checked again as it is read, and the canonical bytes kept of
+/// the records `keep` accepts. Returns the stream's checkpoints from the
+/// bundle too.
+pub fn read_bundle_leaves(
+    dir: &Path,
+    keep: impl Fn(u64) -> bool,
+) -> Result<(BundleLeaves, Vec<SignedCheckpoint>), ProveError> {
+    let report = audit_verify::verify_bundle(dir, &audit_verify::VerifyOptions::default());
+    if let Some(f) = report.failure {
+        return Err(ProveError::Bundle(Box::new(f)));
+    }
+    let manifest = audit_verify::read_manifest(dir).map_err(ProveError::Bundle)?;
+    let limits = Limits::default();
+    let mut leaves = StreamLeaves::default();
+    for (n, path) in audit_verify::list_numbered(dir, NumberedFiles::Records).map_err(ProveError::Listing)? {
+        let segment = |error| ProveError::Segment {
+            path: path.clone(),
+            error: Box::new(error),
+        };
+        let bytes = audit_verify::read_file(&path, true).map_err(|e| ProveError::Dir {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut r = SegmentReader::new(&bytes, n).map_err(segment)?;
+        while let Step::Frame(frame) = r.next_step().map_err(segment)? {
+            let link = check_frame(&frame, n, &limits).map_err(segment)?;
+            leaves.self_hashes.push(link.self_hash);
+            if keep(frame.seq) {
+                leaves.kept.insert(frame.seq, frame.canonical.to_vec());
+            }
+        }
+    }
+    let cps = stream_checkpoints(
+        &dir.join(audit_verify::CHECKPOINTS_FILE),
+        &manifest.writer_id,
+        &manifest.stream,
+    )?;
+    Ok((BundleLeaves { manifest, leaves }, cps))
 }
 
 /// [`read_stream_dir`], keeping the canonical bytes only of the records
@@ -236,16 +322,10 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn len(&self) -> u64 {
-        match self {
-            Self::Records(r) => r.len() as u64,
-            Self::Leaves(l) => l.self_hashes.len() as u64,
-        }
-    }
-
-    /// Record `seq`'s canonical bytes and `self_hash`, if held.
-    fn record(&self, seq: u64) -> Option<(&[u8], &Digest)> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+    /// Record `seq`'s canonical bytes and `self_hash`, if held; the
+    /// source's first record is seq `first`.
+    fn record(&self, first: u64, seq: u64) -> Option<(&[u8], &Digest)> {
+        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
         match self {
             Self::Records(r) => r.get(i).map(|r| (r.canonical.as_slice(), &r.self_hash)),
             Self::Leaves(l) => Some((l.kept.get(&seq)?.as_slice(), l.self_hashes.get(i)?)),
@@ -267,6 +347,8 @@ impl Source<'_> {
 pub struct Prover<'a> {
     stream: &'a str,
     source: Source<'a>,
+    /// The seq of the source's first record (1, or a bundle's first seq).
+    first: u64,
     checkpoints: &'a [SignedCheckpoint],
     tree: MerkleTree<Blake3Tree>,
 }
@@ -279,6 +361,7 @@ impl<'a> Prover<'a> {
         Self {
             stream,
             source: Source::Records(records),
+            first: 1,
             checkpoints,
             tree: MerkleTree::from_leaves(Blake3Tree, leaves),
         }
@@ -295,9 +378,36 @@ impl<'a> Prover<'a> {
         Self {
             stream,
             source: Source::Leaves(leaves),
+            first: 1,
             checkpoints,
             tree: MerkleTree::from_leaves(Blake3Tree, hashed),
         }
+    }
+
+    /// A prover over a bundle's stream ([`read_bundle_leaves`]): its tree
+    /// starts from the manifest's frontier, so it proves the inclusion of
+    /// the bundle's records (those it kept) and the consistency of its
+    /// checkpoints, which all end within the bundle.
+    pub fn over_bundle(
+        bundle: &'a BundleLeaves,
+        checkpoints: &'a [SignedCheckpoint],
+    ) -> Result<Self, ProveError> {
+        let m = &bundle.manifest;
+        let mut tree = MerkleTree::from_frontier(Blake3Tree, m.frontier.size(), m.frontier.hashes().to_vec())
+            .map_err(|e| ProveError::Dir {
+                path: PathBuf::from(audit_verify::MANIFEST_FILE),
+                reason: format!("frontier: {e}"),
+            })?;
+        for h in &bundle.leaves.self_hashes {
+            tree.push(leaf_hash(h));
+        }
+        Ok(Self {
+            stream: &m.stream,
+            source: Source::Leaves(&bundle.leaves),
+            first: m.first_seq,
+            checkpoints,
+            tree,
+        })
     }
 
     /// Where the stream's checkpoints end.
@@ -324,14 +434,21 @@ impl<'a> Prover<'a> {
             seq,
             size,
         };
-        if seq == 0 || seq > size || self.source.len() < size {
+        if seq == 0 || seq > size || self.tree.len() < size {
             return Err(not_covered());
+        }
+        if seq < self.first {
+            return Err(ProveError::BeforeBundle {
+                stream: stream.to_owned(),
+                seq,
+                first: self.first,
+            });
         }
         let path = self
             .tree
             .inclusion_path(seq - 1, size)
             .map_err(|_| not_covered())?;
-        let (canonical, self_hash) = self.source.record(seq).ok_or(ProveError::NotKept {
+        let (canonical, self_hash) = self.source.record(self.first, seq).ok_or(ProveError::NotKept {
             stream: stream.to_owned(),
             seq,
         })?;
@@ -367,11 +484,11 @@ impl<'a> Prover<'a> {
                 })
         };
         let (old, new) = (find(old_end)?, find(new_end)?);
-        if self.source.len() < new_end {
+        if self.tree.len() < new_end {
             return Err(ProveError::NotCovered {
                 stream: stream.to_owned(),
                 seq: new_end,
-                size: self.source.len(),
+                size: self.tree.len(),
             });
         }
         let path = self
