@@ -282,6 +282,17 @@ fn a_manifest_that_disagrees_with_the_files_is_a_structure_failure() {
                 v["files"][0]["range"] = serde_json::json!([0, count - 1]);
             }),
         ),
+        (
+            "range from 0 to u64::MAX",
+            Box::new(|v: &mut serde_json::Value| v["files"][0]["range"] = serde_json::json!([0, u64::MAX])),
+        ),
+        (
+            "range up to u64::MAX",
+            Box::new(|v: &mut serde_json::Value| {
+                let count = v["files"][0]["count"].as_u64().expect("count");
+                v["files"][0]["range"] = serde_json::json!([u64::MAX - (count - 1), u64::MAX]);
+            }),
+        ),
     ] {
         std::fs::write(b.join("manifest.json"), &orig).expect("restore");
         rewrite_manifest(&b, |v| edit(v));

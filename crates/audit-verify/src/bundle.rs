@@ -174,7 +174,7 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
         }
     }
     let mut files = Vec::new();
-    let mut expect_seq = None;
+    let mut prev_end = None;
     for (i, f) in m.files.iter().enumerate() {
         let path = dir.join(&f.file);
         let number = NumberedFiles::Records
@@ -209,20 +209,20 @@ fn verify_bundle_inner(dir: &Path, opts: &VerifyOptions, report: &mut Report) ->
                 f.b3
             )));
         }
-        if f.count == 0 || f.range[1] < f.range[0] || f.range[1] - f.range[0] + 1 != f.count {
+        let span = f.range[1].checked_sub(f.range[0]).and_then(|d| d.checked_add(1));
+        if f.count == 0 || span != Some(f.count) {
             return Err(mismatch(format!(
                 "range {:?} and count {} disagree",
                 f.range, f.count
             )));
         }
-        if let Some(next) = expect_seq.filter(|&s| s != f.range[0]) {
+        if let Some(end) = prev_end.filter(|&e: &u64| e.checked_add(1) != Some(f.range[0])) {
             return Err(mismatch(format!(
-                "range starts at {}, the previous file ended at {}",
+                "range starts at {}, the previous file ended at {end}",
                 f.range[0],
-                next - 1
             )));
         }
-        expect_seq = Some(f.range[1] + 1);
+        prev_end = Some(f.range[1]);
         files.push((number, path, f.range, f.count));
     }
     if let Some(extra) = on_disk.iter().find(|n| **n > m.files.len() as u64) {
