@@ -74,6 +74,24 @@ pub(crate) fn cat(path: &Path, filter: &Filter<'_>, out: &mut dyn Write, err: &m
         Ok(c) => c,
         Err((p, e)) => return crate::fail(err, Exit::Io, format_args!("{}: {e}", p.display())),
     };
+    // A stream with no record anywhere here is most likely a mistyped
+    // name: said on stderr, as nothing is printed (exit 0: nothing failed).
+    if let Some(s) = filter.stream
+        && checked.failure.is_none()
+        && !checked.streams.contains(s)
+    {
+        let known: Vec<&str> = checked.streams.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            err,
+            "auditctl: note: {} has no records of stream {s:?} (its streams: {})",
+            path.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
     let ctx = Ctx {
         files: &files,
         checked: &checked,
@@ -127,6 +145,8 @@ fn load(f: &File) -> Result<FileBytes, (PathBuf, std::io::Error)> {
 struct Checked {
     /// The writers seen, in byte order.
     writers: Vec<String>,
+    /// The streams seen (of any writer).
+    streams: BTreeSet<String>,
     /// Where verification stopped (file index, offset): frames from there
     /// on are not printed.
     stop: Option<(usize, u64)>,
@@ -141,11 +161,16 @@ fn check_all(files: &[File], bundle: bool) -> Result<Checked, (PathBuf, std::io:
     let limits = Limits::default();
     let mut chains = Chains::new();
     let mut writers = BTreeSet::new();
-    let mut last_writer = String::new();
-    let mut seen = |w: &str| {
+    let mut streams = BTreeSet::new();
+    let (mut last_writer, mut last_stream) = (String::new(), String::new());
+    let mut seen = |w: &str, s: &str| {
         if w != last_writer {
             last_writer = w.to_owned();
             writers.insert(last_writer.clone());
+        }
+        if s != last_stream {
+            last_stream = s.to_owned();
+            streams.insert(last_stream.clone());
         }
     };
     let mut newest = None;
@@ -159,7 +184,7 @@ fn check_all(files: &[File], bundle: bool) -> Result<Checked, (PathBuf, std::io:
             check_bundle_file(f, &bytes, &limits, &mut seen)
         } else {
             scan_segment(&bytes, f.number, !f.sealed, &mut chains, &limits, |_, l| {
-                seen(&l.writer_id);
+                seen(&l.writer_id, &l.stream);
             })
             .map(drop)
         };
@@ -174,6 +199,7 @@ fn check_all(files: &[File], bundle: bool) -> Result<Checked, (PathBuf, std::io:
     }
     Ok(Checked {
         writers: writers.into_iter().collect(),
+        streams,
         stop,
         failure,
         newest,
@@ -184,11 +210,12 @@ fn check_bundle_file(
     f: &File,
     bytes: &[u8],
     limits: &Limits,
-    seen: &mut impl FnMut(&str),
+    seen: &mut impl FnMut(&str, &str),
 ) -> Result<(), SegmentError> {
     let mut r = SegmentReader::new(bytes, f.number)?;
     while let Step::Frame(frame) = r.next_step()? {
-        seen(&check_frame(&frame, f.number, limits)?.writer_id);
+        let link = check_frame(&frame, f.number, limits)?;
+        seen(&link.writer_id, &link.stream);
     }
     Ok(())
 }

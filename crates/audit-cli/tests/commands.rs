@@ -720,6 +720,39 @@ fn export_args<'a>(wal: &'a Path, stream: &'a str, out: &'a Path) -> Vec<&'a str
     ]
 }
 
+/// A stream or writer that is not there (a typo) is named beside the ones
+/// that are: export refuses it (usage), cat prints nothing and says so.
+#[test]
+fn a_stream_that_is_not_there_is_named_beside_the_ones_that_are() {
+    let e = env();
+    let out = e.root.join("b");
+    let said = exits(&auditctl(&export_args(&e.wal, "ingres", &out), b""), 2);
+    assert!(
+        said.contains("writer \"svc@1\" has no stream \"ingres\" (its streams: ingress, policy)"),
+        "{said}"
+    );
+    let mut args = export_args(&e.wal, "ingress", &out);
+    args[4] = "svc@2";
+    let said = exits(&auditctl(&args, b""), 2);
+    assert!(
+        said.contains("writer \"svc@2\" has no records in this WAL (writers: svc@1)"),
+        "{said}"
+    );
+    assert!(!out.exists(), "nothing written");
+    let o = auditctl(&["cat", p(&e.wal), "--stream", "ingres"], b"");
+    assert!(o.stdout.is_empty());
+    let note = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{note}");
+    assert!(
+        note.contains("has no records of stream \"ingres\" (its streams: ingress, policy)"),
+        "{note}"
+    );
+    // A stream that is there, with nothing in the range asked: no note.
+    let o = auditctl(&["cat", p(&e.wal), "--stream", "ingress", "--from", "99"], b"");
+    assert!(o.stdout.is_empty() && o.stderr.is_empty());
+    assert_eq!(o.status.code(), Some(0));
+}
+
 /// A bundle proves what it holds: every record it holds against every
 /// checkpoint it carries, and consistency between those checkpoints, with
 /// proofs byte for byte the WAL's (its tree rebuilt from the manifest's

@@ -8,6 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use audit_canon::{CheckpointLink, Digest, Frontier, leaf_hash};
+use audit_chain::AuditStream;
 use audit_verify::{SignedCheckpoint, encode_frame, encode_header, whole_checkpoint_lines};
 use audit_wal::WalSink;
 use serde_json::json;
@@ -62,6 +63,17 @@ pub enum ExportError {
     NotEmpty {
         /// The destination.
         path: PathBuf,
+    },
+    /// The WAL holds no record of the stream by the writer: a name that
+    /// does not exist here (a typo, another writer).
+    #[error("{}", no_stream(writer_id, stream, streams))]
+    NoStream {
+        /// The writer.
+        writer_id: String,
+        /// The stream asked for.
+        stream: String,
+        /// The WAL's streams, as (writer, stream).
+        streams: Vec<(String, String)>,
     },
     /// The stream has no checkpoint to export.
     #[error("stream {stream:?} of {writer_id:?} has no checkpoints")]
@@ -226,6 +238,31 @@ impl RecordsFile {
     }
 }
 
+/// "writer "w" has no stream "s" (its streams: a, b)", or, when the
+/// writer has none, the writers there are.
+fn no_stream(writer_id: &str, stream: &str, streams: &[(String, String)]) -> String {
+    let own: Vec<&str> = streams
+        .iter()
+        .filter(|(w, _)| w == writer_id)
+        .map(|(_, s)| s.as_str())
+        .collect();
+    if !own.is_empty() {
+        return format!(
+            "writer {writer_id:?} has no stream {stream:?} (its streams: {})",
+            own.join(", ")
+        );
+    }
+    let mut writers: Vec<&str> = streams.iter().map(|(w, _)| w.as_str()).collect();
+    writers.dedup();
+    if writers.is_empty() {
+        return format!("writer {writer_id:?} has no stream {stream:?}: the WAL has no records");
+    }
+    format!(
+        "writer {writer_id:?} has no records in this WAL (writers: {})",
+        writers.join(", ")
+    )
+}
+
 /// The checkpoints of one stream, in order, from a `checkpoints.jsonl`.
 pub fn stream_checkpoints(
     path: &Path,
@@ -295,6 +332,13 @@ fn export_in_files(
     let cp_path = wal.dir().join(audit_verify::CHECKPOINTS_FILE);
     let all = stream_checkpoints(&cp_path, &req.writer_id, &req.stream)?;
     let (Some(first), Some(last)) = (all.first(), all.last()) else {
+        if wal.chain_state(&req.writer_id, &req.stream).is_none() {
+            return Err(ExportError::NoStream {
+                writer_id: req.writer_id.clone(),
+                stream: req.stream.clone(),
+                streams: wal.streams(),
+            });
+        }
         return Err(ExportError::NoCheckpoints {
             writer_id: req.writer_id.clone(),
             stream: req.stream.clone(),
