@@ -2,7 +2,7 @@
 //! checkpoint, or a consistency proof between two, as self-contained JSON
 //! (CLI-v1.md) that `audit_verify::verify_proof` checks offline.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use audit_canon::{Blake3Tree, Digest, Limits, MerkleTree, leaf_hash};
@@ -131,9 +131,10 @@ pub enum ProveError {
     },
     /// No record of the stream (of the writer, when one is named).
     #[error(
-        "stream {stream:?}{} has no records in {}",
+        "stream {stream:?}{} has no records in {} (its streams: {})",
         writer_id.as_ref().map(|w| format!(" of writer {w:?}")).unwrap_or_default(),
-        dir.display()
+        dir.display(),
+        if streams.is_empty() { "none".to_owned() } else { streams.join(", ") }
     )]
     NoRecords {
         /// The stream.
@@ -142,6 +143,8 @@ pub enum ProveError {
         writer_id: Option<String>,
         /// The WAL directory.
         dir: PathBuf,
+        /// The streams it has (of the writer, when one was named).
+        streams: Vec<String>,
     },
 }
 
@@ -286,11 +289,17 @@ fn scan_stream_dir<T: Default>(
     let last = segs.last().map_or(0, |s| s.0);
     let mut chains = Chains::new();
     let mut by_writer: BTreeMap<String, T> = BTreeMap::new();
+    // The streams seen (of the writer, when one is named), to name them
+    // when the one asked for has no records.
+    let mut streams: BTreeSet<String> = BTreeSet::new();
     for (n, path) in &segs {
         // Sealed segments are mapped (never written again; page cache the
         // system can take back), the newest one read.
         let bytes = audit_verify::read_file(path, *n != last).map_err(|e| bad(path, e.to_string()))?;
         scan_segment(&bytes, *n, *n == last, &mut chains, &Limits::default(), |f, l| {
+            if writer_id.is_none_or(|w| w == l.writer_id) && !streams.contains(l.stream.as_ref()) {
+                streams.insert(l.stream.to_string());
+            }
             if l.stream == stream && writer_id.is_none_or(|w| w == l.writer_id) {
                 let acc = by_writer.entry(l.writer_id.to_string()).or_default();
                 add(acc, f.seq, f.canonical, l.self_hash);
@@ -311,6 +320,7 @@ fn scan_stream_dir<T: Default>(
         stream: stream.to_owned(),
         writer_id: writer_id.map(str::to_owned),
         dir: dir.to_path_buf(),
+        streams: streams.into_iter().collect(),
     })
 }
 

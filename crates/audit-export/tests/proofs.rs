@@ -303,9 +303,10 @@ fn a_stream_without_records_and_a_missing_segment_are_named() {
     let dir = t.path().join("wal");
     let err = read_stream_leaves(&dir, None, "nope", |_| false).expect_err("no records");
     assert!(
-        matches!(&err, ProveError::NoRecords { stream, .. } if stream == "nope"),
+        matches!(&err, ProveError::NoRecords { stream, streams, .. } if stream == "nope" && streams == &["s"]),
         "{err}"
     );
+    assert!(err.to_string().ends_with("(its streams: s)"), "{err}");
     assert!(read_stream_leaves(&dir, None, "s", |_| false).is_ok());
     // A writer that has no records of an existing stream is named too.
     let err = read_stream_leaves(&dir, Some("other@1"), "s", |_| false).expect_err("no records");
