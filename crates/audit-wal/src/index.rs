@@ -6,7 +6,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use audit_canon::{Digest, Frontier};
-use audit_verify::{Chains, StreamHead};
+use audit_verify::{Chains, FRAME_OVERHEAD, SEGMENT_HEADER_LEN, StreamHead};
 
 /// `"RON-AIX"` and version 1.
 pub(crate) const INDEX_MAGIC: [u8; 8] = *b"RON-AIX\x01";
@@ -153,7 +153,15 @@ pub(crate) fn decode_index(bytes: &[u8], expected: u64) -> Result<SegmentIndex, 
     }
     let len = c.u64()?;
     let digest = c.digest()?;
+    let at = c.pos;
     let records = c.u64()?;
+    // Each record is a frame of at least FRAME_OVERHEAD + 1 bytes after
+    // the header: a count no segment of `len` bytes holds is not an index
+    // of it (and would overflow the sums recovery makes of counts).
+    let room = len.saturating_sub(SEGMENT_HEADER_LEN as u64) / (FRAME_OVERHEAD as u64 + 1);
+    if records > room {
+        return Err(IndexError::Entry { offset: at });
+    }
     let count = c.u64()?;
     // Each entry takes at least 1 + 1 + 1 + 1 + 8 + 32 + 8 bytes.
     if count > (body.len() / 52) as u64 {
@@ -240,9 +248,28 @@ mod tests {
         );
     }
 
+    /// A segment of `len` bytes holds at most (len - 32) / 46 records (a
+    /// frame is at least 45 bytes around 1 byte of record).
+    #[test]
+    fn a_record_count_no_segment_of_its_length_holds_is_refused() {
+        let len = 32 + 46 * 7;
+        assert!(decode_index(&encode_index(1, len, &Digest::of(b"x"), 7, &sample()), 1).is_ok());
+        for records in [8, u64::MAX] {
+            let bytes = encode_index(1, len, &Digest::of(b"x"), records, &sample());
+            assert_eq!(
+                decode_index(&bytes, 1),
+                Err(IndexError::Entry { offset: 56 }),
+                "{records}"
+            );
+        }
+        let bytes = encode_index(1, 0, &Digest::of(b"x"), 1, &sample());
+        assert!(decode_index(&bytes, 1).is_err());
+    }
+
     #[test]
     fn any_damage_or_truncation_is_refused_without_panicking() {
-        let bytes = encode_index(1, 64, &Digest::of(b"x"), 2, &sample());
+        let bytes = encode_index(1, 1000, &Digest::of(b"x"), 11, &sample());
+        assert!(decode_index(&bytes, 1).is_ok());
         for cut in 0..bytes.len() {
             assert!(decode_index(&bytes[..cut], 1).is_err(), "cut {cut}");
         }
