@@ -123,6 +123,11 @@ pub(crate) fn parse_event_checked(line: &[u8]) -> Result<Event, String> {
 /// and naming where (`serde_json::Value` would keep the last one).
 fn strict_value(line: &[u8]) -> Result<Value, String> {
     use serde::de::DeserializeSeed;
+    // What a Windows editor may put first in a file; named, as `canon`
+    // names it, instead of "expected value at column 1".
+    if line.starts_with(b"\xef\xbb\xbf") {
+        return Err("not JSON: the line starts with a byte order mark (EF BB BF)".into());
+    }
     let mut de = serde_json::Deserializer::from_slice(line);
     StrictValue { path: "" }
         .deserialize(&mut de)
@@ -755,6 +760,10 @@ mod tests {
         check(
             b"{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"ok\"}\xff",
             Err("not JSON"),
+        );
+        check(
+            b"\xef\xbb\xbf{\"stream\":\"s\",\"kind\":\"K\",\"reason\":\"ok\"}",
+            Err("not JSON: the line starts with a byte order mark"),
         );
     }
 }
