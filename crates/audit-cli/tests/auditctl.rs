@@ -104,7 +104,7 @@ fn demo_runs_every_step_and_catches_the_tamper() {
         "  5. exported stream gateway",
         "  6. verified the WAL offline",
         "  7. verified the bundle",
-        "  8. proved stream gateway",
+        "  8. proved from the bundle alone that stream gateway",
         "  9. proved the signed tree",
         " 10. changed one byte",
     ] {
