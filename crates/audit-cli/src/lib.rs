@@ -411,11 +411,13 @@ pub fn run(cli: Cli) -> Exit {
             writer,
         } => prove::prove(
             &path,
-            &stream,
-            seq,
-            checkpoint,
-            consistency.and_then(|v| Some((*v.first()?, *v.get(1)?))),
-            writer.as_deref(),
+            &prove::Ask {
+                stream: &stream,
+                seq,
+                checkpoint,
+                consistency: consistency.and_then(|v| Some((*v.first()?, *v.get(1)?))),
+                writer: writer.as_deref(),
+            },
             &mut out,
             &mut err,
         ),

@@ -19,82 +19,64 @@ fn prove_exit(e: &ProveError) -> Exit {
     }
 }
 
-/// `prove PATH --stream S (--seq N [--checkpoint END] | --consistency A B) [--writer ID]`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn prove(
-    path: &Path,
-    stream: &str,
-    seq: Option<u64>,
-    checkpoint: Option<u64>,
-    consistency: Option<(u64, u64)>,
-    writer: Option<&str>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Exit {
+/// What `prove` is asked: `--stream S (--seq N [--checkpoint END] |
+/// --consistency A B) [--writer ID]`.
+pub(crate) struct Ask<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) seq: Option<u64>,
+    pub(crate) checkpoint: Option<u64>,
+    pub(crate) consistency: Option<(u64, u64)>,
+    pub(crate) writer: Option<&'a str>,
+}
+
+/// `prove PATH ...`, PATH a WAL directory or a bundle.
+pub(crate) fn prove(path: &Path, ask: &Ask<'_>, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     if audit_verify::is_bundle(path) {
-        return prove_from_bundle(path, stream, seq, checkpoint, consistency, writer, out, err);
+        return prove_from_bundle(path, ask, out, err);
     }
     // Only the digests, and the one record an inclusion proof carries:
     // memory grows by 32 bytes a record, not by the records.
-    let (writer, leaves) = match read_stream_leaves(path, writer, stream, |s| Some(s) == seq) {
+    let (writer, leaves) = match read_stream_leaves(path, ask.writer, ask.stream, |s| Some(s) == ask.seq) {
         Ok(r) => r,
         Err(e) => return crate::fail(err, prove_exit(&e), format_args!("{e}")),
     };
-    let cps = match stream_checkpoints(&path.join(audit_verify::CHECKPOINTS_FILE), &writer, stream) {
+    let cps = match stream_checkpoints(&path.join(audit_verify::CHECKPOINTS_FILE), &writer, ask.stream) {
         Ok(c) => c,
         Err(e) => return crate::fail(err, crate::checkpoint::export_exit(&e), format_args!("{e}")),
     };
-    let prover = Prover::over_leaves(stream, &leaves, &cps);
-    print_proof(&prover, seq, checkpoint, consistency, out, err)
+    print_proof(&Prover::over_leaves(ask.stream, &leaves, &cps), ask, out, err)
 }
 
 /// `prove BUNDLE ...`: the bundle is verified, then its tree is rebuilt
 /// from the manifest's frontier and its records, so it proves the records
 /// it holds against the checkpoints it carries.
-#[allow(clippy::too_many_arguments)]
-fn prove_from_bundle(
-    path: &Path,
-    stream: &str,
-    seq: Option<u64>,
-    checkpoint: Option<u64>,
-    consistency: Option<(u64, u64)>,
-    writer: Option<&str>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Exit {
-    let (bundle, cps) = match read_bundle_leaves(path, |s| Some(s) == seq) {
+fn prove_from_bundle(path: &Path, ask: &Ask<'_>, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let (bundle, cps) = match read_bundle_leaves(path, |s| Some(s) == ask.seq) {
         Ok(r) => r,
         Err(e) => return crate::fail(err, prove_exit(&e), format_args!("{e}")),
     };
     let m = &bundle.manifest;
-    if m.stream != stream || writer.is_some_and(|w| w != m.writer_id) {
+    if m.stream != ask.stream || ask.writer.is_some_and(|w| w != m.writer_id) {
         let e = ProveError::OtherStream {
             dir: path.to_path_buf(),
             held: m.stream.clone(),
             writer_id: m.writer_id.clone(),
-            asked: match writer {
-                Some(w) => format!("stream {stream:?} of writer {w:?}"),
-                None => format!("stream {stream:?}"),
+            asked: match ask.writer {
+                Some(w) => format!("stream {:?} of writer {w:?}", ask.stream),
+                None => format!("stream {:?}", ask.stream),
             },
         };
         return crate::fail(err, prove_exit(&e), format_args!("{e}"));
     }
     match Prover::over_bundle(&bundle, &cps) {
-        Ok(prover) => print_proof(&prover, seq, checkpoint, consistency, out, err),
+        Ok(prover) => print_proof(&prover, ask, out, err),
         Err(e) => crate::fail(err, prove_exit(&e), format_args!("{e}")),
     }
 }
 
-fn print_proof(
-    prover: &Prover<'_>,
-    seq: Option<u64>,
-    checkpoint: Option<u64>,
-    consistency: Option<(u64, u64)>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Exit {
-    let proof = match (seq, consistency) {
-        (Some(n), None) => prover.inclusion(n, checkpoint),
+fn print_proof(prover: &Prover<'_>, ask: &Ask<'_>, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let proof = match (ask.seq, ask.consistency) {
+        (Some(n), None) => prover.inclusion(n, ask.checkpoint),
         (None, Some((a, b))) => prover.consistency(a, b),
         _ => {
             return crate::fail(

@@ -121,6 +121,16 @@ fn records_are_visited_in_order_across_segments_and_a_visitor_can_stop_the_walk(
     });
 }
 
+/// 40 records in 4 KiB segments, closed: sealed segments and their indexes.
+fn sealed_with_indexes(b: &Backend) -> Acked {
+    let (wal, _) = b.open(opts(FsyncPolicy::Always, 4096)).expect("open");
+    let wal = Arc::new(wal);
+    let mut acked = Acked::new();
+    assert!(emit_range(&emitter(&wal), 0, 40, &mut acked).is_none());
+    wal.close().expect("close");
+    acked
+}
+
 /// An index whose record count no segment of its length could hold is not
 /// used, even with a right checksum and segment digest: it is rebuilt, and
 /// the counts recovery sums stay true (a count of u64::MAX overflowed the
@@ -128,12 +138,7 @@ fn records_are_visited_in_order_across_segments_and_a_visitor_can_stop_the_walk(
 #[test]
 fn an_index_claiming_more_records_than_its_segment_holds_is_rebuilt() {
     on_both(|b| {
-        let (wal, _) = b.open(opts(FsyncPolicy::Always, 4096)).expect("open");
-        let wal = Arc::new(wal);
-        let mut acked = Acked::new();
-        assert!(emit_range(&emitter(&wal), 0, 40, &mut acked).is_none());
-        wal.close().expect("close");
-        drop(wal);
+        let acked = sealed_with_indexes(b);
         let (_, report) = b.open(opts(FsyncPolicy::Always, 4096)).expect("reopen");
         let records = report.records;
         // records: after magic (8), segment (8), len (8) and digest (32);
@@ -154,12 +159,7 @@ fn an_index_claiming_more_records_than_its_segment_holds_is_rebuilt() {
 #[test]
 fn a_missing_index_is_rebuilt_from_its_segment() {
     on_both(|b| {
-        let (wal, _) = b.open(opts(FsyncPolicy::Always, 4096)).expect("open");
-        let wal = Arc::new(wal);
-        let mut acked = Acked::new();
-        assert!(emit_range(&emitter(&wal), 0, 40, &mut acked).is_none());
-        wal.close().expect("close");
-        drop(wal);
+        let acked = sealed_with_indexes(b);
         b.remove("wal-000001.idx");
         let mut damaged = b.read("wal-000002.idx");
         damaged[20] ^= 1;
