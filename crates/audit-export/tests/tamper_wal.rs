@@ -268,12 +268,16 @@ fn edited_dropped_and_reordered_checkpoints() {
     l[3] = edit_body(&l[3], &cp.body.root().to_string(), &other);
     fx.write_lines(&l);
     fails(&fx.verify(), FailureClass::Trust, "checkpoint_signature");
-    // Dropped line: the stream's next checkpoint no longer chains.
+    // Dropped line: the stream's next checkpoint no longer chains. The
+    // reason names the writer (a stream name may have several).
     let fx = fixture();
     let mut l = fx.checkpoint_lines();
     l.remove(0);
     fx.write_lines(&l);
-    fails(&fx.verify(), FailureClass::Integrity, "checkpoint_chain");
+    let r = fx.verify();
+    fails(&r, FailureClass::Integrity, "checkpoint_chain");
+    let reason = &r.failure.as_ref().expect("failure").reason;
+    assert!(reason.starts_with("checkpoint of writer \"svc@1\" seq "), "{reason}");
     // Reordered lines of one stream.
     let fx = fixture();
     let mut l = fx.checkpoint_lines();

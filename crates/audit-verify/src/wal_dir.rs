@@ -329,7 +329,8 @@ pub(crate) fn read_checkpoints(
                 stream,
                 Some(b.start_seq()),
                 format!(
-                    "checkpoint of seq {}..={} does not continue the stream's checkpoints: it starts at {}, expected {expected}",
+                    "checkpoint of writer {:?} seq {}..={} does not continue the stream's checkpoints: it starts at {}, expected {expected}",
+                    b.writer_id(),
                     b.start_seq(),
                     b.end_seq(),
                     b.link(),
