@@ -277,7 +277,10 @@ fn edited_dropped_and_reordered_checkpoints() {
     let r = fx.verify();
     fails(&r, FailureClass::Integrity, "checkpoint_chain");
     let reason = &r.failure.as_ref().expect("failure").reason;
-    assert!(reason.starts_with("checkpoint of writer \"svc@1\" seq "), "{reason}");
+    assert!(
+        reason.starts_with("checkpoint of writer \"svc@1\" seq "),
+        "{reason}"
+    );
     // Reordered lines of one stream.
     let fx = fixture();
     let mut l = fx.checkpoint_lines();
