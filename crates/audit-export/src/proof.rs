@@ -232,10 +232,13 @@ pub fn read_bundle_leaves(
             reason: e.to_string(),
         })?;
         let mut r = SegmentReader::new(&bytes, n).map_err(segment)?;
+        // verify_bundle has just hashed and checked every frame: the leaves
+        // are the frames' digests. Only a record a proof will carry is
+        // checked again (a file changed since would fail verify-proof too).
         while let Step::Frame(frame) = r.next_step().map_err(segment)? {
-            let link = check_frame(&frame, n, &limits).map_err(segment)?;
-            leaves.self_hashes.push(link.self_hash);
+            leaves.self_hashes.push(frame.digest);
             if keep(frame.seq) {
+                check_frame(&frame, n, &limits).map_err(segment)?;
                 leaves.kept.insert(frame.seq, frame.canonical.to_vec());
             }
         }
@@ -292,13 +295,20 @@ fn scan_stream_dir<T: Default>(
     // The streams seen (of the writer, when one is named), to name them
     // when the one asked for has no records.
     let mut streams: BTreeSet<String> = BTreeSet::new();
+    let mut last_stream = String::new();
     for (n, path) in &segs {
         // Sealed segments are mapped (never written again; page cache the
         // system can take back), the newest one read.
         let bytes = audit_verify::read_file(path, *n != last).map_err(|e| bad(path, e.to_string()))?;
         scan_segment(&bytes, *n, *n == last, &mut chains, &Limits::default(), |f, l| {
-            if writer_id.is_none_or(|w| w == l.writer_id) && !streams.contains(l.stream.as_ref()) {
-                streams.insert(l.stream.to_string());
+            // Runs of one stream are common: look the set up only when the
+            // stream changes.
+            if writer_id.is_none_or(|w| w == l.writer_id) && last_stream != l.stream {
+                last_stream.clear();
+                last_stream.push_str(&l.stream);
+                if !streams.contains(&last_stream) {
+                    streams.insert(last_stream.clone());
+                }
             }
             if l.stream == stream && writer_id.is_none_or(|w| w == l.writer_id) {
                 let acc = by_writer.entry(l.writer_id.to_string()).or_default();
