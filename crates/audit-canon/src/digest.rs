@@ -1,4 +1,5 @@
 //! The 32-byte BLAKE3 digest type and the `"b3:<hex>"` / `"b3:0"` hash strings.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt;
 use std::str::FromStr;
@@ -74,16 +75,13 @@ impl Digest {
         let mut bad = 0u8;
         for (slot, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
             if let [h, l] = pair {
-                let (h, l) = (HEX_VAL[usize::from(*h)], HEX_VAL[usize::from(*l)]);
+                let (h, l) = (hex_val(*h), hex_val(*l));
                 bad |= h | l;
                 *slot = (h << 4) | (l & 0x0f);
             }
         }
         if bad & 0x80 != 0 {
-            let at = hex
-                .iter()
-                .position(|&b| HEX_VAL[usize::from(b)] & 0x80 != 0)
-                .unwrap_or(0);
+            let at = hex.iter().position(|&b| hex_val(b) & 0x80 != 0).unwrap_or(0);
             return Err(HashParseError::Hex {
                 input: truncate(s),
                 at: PREFIX.len() + at,
@@ -119,6 +117,7 @@ pub(crate) fn is_lower_hex(hex: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
     use super::is_lower_hex;
 
     #[test]
@@ -153,8 +152,15 @@ mod tests {
     }
 }
 
+/// [`HEX_VAL`] of one byte.
+#[allow(clippy::indexing_slicing)] // a `u8` always indexes a 256-entry table
+fn hex_val(b: u8) -> u8 {
+    HEX_VAL[usize::from(b)]
+}
+
 /// Value of each lowercase hex digit; 0x80 marks every other byte (the
 /// canonical form has no uppercase).
+#[allow(clippy::indexing_slicing)] // constant evaluation: out of range fails the build
 static HEX_VAL: [u8; 256] = {
     let mut t = [0x80u8; 256];
     let mut i = 0;

@@ -1,4 +1,5 @@
 //! The typed audit record, its builder, and the errors of building one.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

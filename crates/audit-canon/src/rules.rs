@@ -1,5 +1,6 @@
 //! Field rules of FORMAT-v1.md section 1, shared by the builder, the parser
 //! and the canonical validator so all three agree by construction.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::record::{Field, RecordError, Rule};
 

@@ -1,4 +1,5 @@
 //! `attrs` values: JSON without floats, with integers bounded to i64 ∪ u64.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
@@ -342,6 +343,7 @@ impl<'de> serde::Deserialize<'de> for Attrs {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
     use super::{AttrValue, Attrs};
 
     /// `json` read as an `attrs` object: its entries, or the error text.

@@ -2,6 +2,7 @@
 //! checkpoints, those checkpoints, and a manifest, written into a temporary
 //! directory that is renamed into place, so a crash leaves no bundle or a
 //! whole one.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -535,6 +536,7 @@ fn manifest_files(files: &[serde_json::Value]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
     use std::sync::Arc;
 
     use audit_canon::Limits;

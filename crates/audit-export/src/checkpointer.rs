@@ -1,6 +1,7 @@
 //! The checkpointer: per stream, a signed checkpoint over everything the
 //! WAL holds, chained to the stream's previous one, appended to
 //! `checkpoints.jsonl` and synced, on demand or on cadence.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -1,6 +1,7 @@
 //! Proof generation: an inclusion proof of one record against a signed
 //! checkpoint, or a consistency proof between two, as self-contained JSON
 //! (CLI-v1.md) that `audit_verify::verify_proof` checks offline.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

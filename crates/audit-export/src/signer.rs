@@ -1,5 +1,6 @@
 //! [`Signer`]: what signs checkpoints (an Ed25519 key file here; a KMS or
 //! HSM in a host), and [`Ed25519Signer`], which reads and writes PKCS#8 PEM.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt;
 use std::io::{Read, Write};

@@ -1,6 +1,7 @@
 //! Verifying an export bundle (FORMAT-v1.md section 6) offline: the
 //! manifest against the files, every record, its links, every checkpoint
 //! root (from the carried frontier), chain and signature.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::result_large_err)]
 
 use std::collections::BTreeSet;

@@ -1,6 +1,7 @@
 //! Proof files (CLI-v1.md): an inclusion proof of one record against a
 //! signed checkpoint, or a consistency proof between two signed
 //! checkpoints of a stream, each checked in O(log n) and offline.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use audit_canon::{
     Blake3Tree, ConsistencyProofError, Digest, InclusionProofError, Limits, ParseError, leaf_hash,

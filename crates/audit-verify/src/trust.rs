@@ -1,5 +1,6 @@
 //! Public keys, `kid`s and the trust policy a verifier is given out of band
 //! (FORMAT-v1.md section 5): keys are never taken from the data verified.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

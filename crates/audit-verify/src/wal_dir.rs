@@ -2,6 +2,7 @@
 //! all cores), links and checkpoint roots in one ordered pass, and
 //! `checkpoints.jsonl` (chain, roots, heads, signatures against the
 //! caller's trust set).
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 // One `Failure` ends a verification, so it is returned once per run;
 // boxing it would buy nothing.
 #![allow(clippy::result_large_err)]

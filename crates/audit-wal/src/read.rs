@@ -1,5 +1,6 @@
 //! Reading records back: sealed segments through a read-only map, the open
 //! segment up to its last written frame, every frame verified on read.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::ops::RangeInclusive;
 

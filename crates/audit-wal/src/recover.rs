@@ -2,6 +2,7 @@
 //! their index digest, the newest frame by frame), cut a torn tail of the
 //! newest segment and nothing else, and rebuild every chain's head and
 //! Merkle frontier.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::io;
