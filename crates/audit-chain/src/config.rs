@@ -92,6 +92,10 @@ pub struct AuditConfig {
     pub ip_mode: IpModeName,
     /// `privacy.hash_salt_path`.
     pub hash_salt_path: Option<PathBuf>,
+    /// `privacy.pii_action`: replace personal data and secrets other than
+    /// IPs with a marker (`redact`, the default) or refuse the event
+    /// (`reject`). IPs follow `ip_mode` either way.
+    pub pii_action: crate::PiiAction,
     /// `wal.dir`.
     pub wal_dir: Option<PathBuf>,
     /// `wal.rotate_bytes`.
@@ -125,6 +129,7 @@ impl Default for AuditConfig {
             profile: Profile::Dev,
             ip_mode: IpModeName::Drop,
             hash_salt_path: None,
+            pii_action: crate::PiiAction::Redact,
             wal_dir: None,
             wal_rotate_bytes: 128 << 20,
             wal_fsync: FsyncPolicy::OnCheckpoint,
@@ -165,6 +170,11 @@ const KEYS: &[(&str, &str, &str)] = &[
         "privacy.hash_salt_path",
         "RON_AUDIT_PRIVACY_HASH_SALT_PATH",
         "--audit-privacy-hash-salt",
+    ),
+    (
+        "privacy.pii_action",
+        "RON_AUDIT_PRIVACY_PII_ACTION",
+        "--audit-privacy-pii",
     ),
     ("wal.dir", "RON_AUDIT_WAL_DIR", "--audit-wal-dir"),
     (
@@ -328,6 +338,13 @@ impl AuditConfig {
                 }
             }
             "privacy.hash_salt_path" => self.hash_salt_path = non_empty_path(v),
+            "privacy.pii_action" => {
+                self.pii_action = match v {
+                    "redact" => crate::PiiAction::Redact,
+                    "reject" => crate::PiiAction::Reject,
+                    _ => return Err(bad("redact or reject")),
+                }
+            }
             "wal.dir" => self.wal_dir = non_empty_path(v),
             "wal.rotate_bytes" => {
                 self.wal_rotate_bytes = parse_size(v).ok_or_else(|| bad("a size like 128MiB"))?
@@ -439,7 +456,7 @@ impl AuditConfig {
     /// The privacy policy this configuration asks for; reads the salt file
     /// for `ip_mode = "hash"` (checked by [`Self::validate`]).
     pub fn privacy(&self) -> Result<crate::Privacy, ConfigError> {
-        use crate::{IpMode, PiiAction, Privacy};
+        use crate::{IpMode, Privacy};
         let ip = match self.ip_mode {
             IpModeName::Drop => IpMode::Drop,
             IpModeName::Prefix => IpMode::Prefix,
@@ -452,7 +469,7 @@ impl AuditConfig {
                 IpMode::Hash { salt }
             }
         };
-        Ok(Privacy::new(ip, PiiAction::Redact))
+        Ok(Privacy::new(ip, self.pii_action))
     }
 
     /// The canonical size limits this configuration asks for.

@@ -69,6 +69,22 @@ pub enum PiiKind {
     BearerToken,
 }
 
+impl std::fmt::Display for PiiKind {
+    /// What the kind is, for messages: "an email address".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ip => "an IP address",
+            Self::Email => "an email address",
+            Self::Phone => "a phone number",
+            Self::Nric => "an NRIC/FIN",
+            Self::UuidV4 => "a version-4 UUID",
+            Self::AwsArn => "an AWS ARN",
+            Self::GoogleApiKey => "a Google API key",
+            Self::BearerToken => "a bearer token",
+        })
+    }
+}
+
 impl PiiKind {
     /// The marker that replaces a redacted value.
     pub fn marker(self) -> &'static str {
@@ -87,7 +103,7 @@ impl PiiKind {
 
 /// An event refused because it carries personal data or a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event refused: {field} holds a value that looks like {kind:?} (pii policy is reject)")]
+#[error("event refused: {field} holds what looks like {kind} (pii policy is reject)")]
 pub struct PrivacyError {
     /// Where: `subject.name` or `attrs/<path>`.
     pub field: String,

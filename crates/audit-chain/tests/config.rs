@@ -289,3 +289,43 @@ fn wal_writer_rules_apply_without_a_wal_sink() {
     let dev = load("[wal]\nfsync = \"never\"\nrotate_bytes = \"8MiB\"", &[], &[]).expect("valid");
     assert_eq!(dev.validate_wal_writer(), Ok(()));
 }
+
+/// `privacy.pii_action` chooses between a marker and a refusal in every
+/// layer, and the policy `privacy()` builds follows it.
+#[test]
+fn pii_action_is_a_key_of_every_layer_and_reaches_the_policy() {
+    use audit_chain::{EmitError, Event, PiiAction};
+    let with_email = || Event::new("s", "Login", "ok").attr("who", "alice@example.com");
+
+    let c = load("", &[], &[]).expect("defaults");
+    assert_eq!(c.pii_action, PiiAction::Redact);
+    let mut ev = with_email();
+    assert_eq!(c.privacy().expect("policy").scrub(&mut ev).expect("redacted"), 1);
+
+    let toml = "[privacy]\npii_action = \"reject\"\n";
+    let c = load(toml, &[], &[]).expect("file");
+    assert_eq!(c.pii_action, PiiAction::Reject);
+    let e = c
+        .privacy()
+        .expect("policy")
+        .scrub(&mut with_email())
+        .expect_err("refused");
+    assert!(matches!(e, EmitError::Privacy(_)), "{e}");
+
+    let c = load(toml, &[("RON_AUDIT_PRIVACY_PII_ACTION", "redact")], &[]).expect("env");
+    assert_eq!(c.pii_action, PiiAction::Redact, "env over file");
+    let c = load(
+        "",
+        &[("RON_AUDIT_PRIVACY_PII_ACTION", "redact")],
+        &[("--audit-privacy-pii", "reject")],
+    )
+    .expect("flag");
+    assert_eq!(c.pii_action, PiiAction::Reject, "flag over env");
+
+    let e = load("[privacy]\npii_action = \"block\"\n", &[], &[]).expect_err("bad value");
+    assert!(
+        matches!(&e, ConfigError::Invalid { key, .. } if key == "privacy.pii_action"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("redact or reject"), "{e}");
+}

@@ -265,6 +265,77 @@ fn append_refuses_a_configuration_whose_wal_rules_fail_and_creates_nothing() {
     assert!(ok(&append(&prod, "always")).contains("appended 4 records"));
 }
 
+/// Issue 3, item 6: privacy at the source holds for `append` too. A raw
+/// email, phone number or IP address never reaches disk by default; the
+/// configuration can keep an IP's prefix, or refuse such an event.
+#[test]
+fn append_scrubs_personal_data_before_it_reaches_disk_or_refuses_it_when_configured() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let line = r#"{"stream":"login","kind":"Login","actor":{"cap_id":"c-1"},"subject":{"name":"alice@example.com"},"reason":"ok","attrs":{"ip":"203.0.113.7","note":"call +65 6123 4567"}}"#;
+    let input = format!("{EVENTS}{line}\n");
+    let config = |name: &str, text: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).expect("write config");
+        path
+    };
+    let append = |wal: &Path, cfg: Option<&Path>| {
+        let mut args = vec!["append", "--wal", p(wal), "--writer", "svc@1"];
+        if let Some(cfg) = cfg {
+            args.extend(["--config", p(cfg)]);
+        }
+        auditctl(&args, input.as_bytes())
+    };
+    let on_disk = |wal: &Path| -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(wal).expect("wal dir") {
+            all.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
+        }
+        all
+    };
+    let contains = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+
+    // Defaults: every value replaced by its marker.
+    let wal = tmp.path().join("default");
+    assert!(ok(&append(&wal, None)).contains("appended 5 records"));
+    let login = ok(&auditctl(&["cat", p(&wal), "--stream", "login"], b""));
+    assert!(
+        login.contains(r#""subject":{"name":"[email]"}"#)
+            && login.contains(r#""ip":"[ip]""#)
+            && login.contains(r#""note":"call [phone]""#),
+        "{login}"
+    );
+    let bytes = on_disk(&wal);
+    for raw in ["alice@example.com", "203.0.113.7", "6123 4567"] {
+        assert!(!contains(&bytes, raw), "{raw} reached disk");
+    }
+
+    // ip_mode = "prefix": the /24 is kept, the rest still scrubbed.
+    let wal = tmp.path().join("prefix");
+    let prefix = config("prefix.toml", "[privacy]\nip_mode = \"prefix\"\n");
+    assert!(ok(&append(&wal, Some(&prefix))).contains("appended 5 records"));
+    let login = ok(&auditctl(&["cat", p(&wal), "--stream", "login"], b""));
+    assert!(
+        login.contains(r#""ip":"203.0.113.0/24""#) && login.contains("[email]"),
+        "{login}"
+    );
+
+    // pii_action = "reject": the line is refused, naming it and its field;
+    // the lines before it stay, nothing of it is written.
+    let wal = tmp.path().join("reject");
+    let reject = config("reject.toml", "[privacy]\npii_action = \"reject\"\n");
+    let e = exits(&append(&wal, Some(&reject)), 1);
+    assert!(
+        e.contains("line 5") && e.contains("subject.name holds what looks like an email address"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("alice@example.com"),
+        "the refusal repeats the value: {e}"
+    );
+    assert_eq!(ok(&auditctl(&["cat", p(&wal)], b"")).lines().count(), 4);
+    assert!(!contains(&on_disk(&wal), "alice@example.com"));
+}
+
 /// FORMAT-v1.md section 2, rule 3: a repeated key is refused, not merged.
 #[test]
 fn append_refuses_a_line_with_a_repeated_key_and_writes_nothing_of_it() {
