@@ -428,6 +428,21 @@ impl AuditConfig {
         Ok(())
     }
 
+    /// The queued front end this configuration asks for: `workers`
+    /// workers of `queue_depth` events each, shedding unless
+    /// `shed_policy = "block"`. [`crate::QueuedEmitter::from_config`] adds
+    /// the per-stream depths.
+    pub fn queue_config(&self) -> crate::QueueConfig {
+        crate::QueueConfig {
+            workers: usize::from(self.workers),
+            capacity: usize::try_from(self.queue_depth).unwrap_or(usize::MAX),
+            overflow: match self.shed_policy {
+                ShedPolicy::Drop => crate::Overflow::Shed,
+                ShedPolicy::Block => crate::Overflow::Block,
+            },
+        }
+    }
+
     /// The queue depth of `stream` (its override, else the global one).
     pub fn queue_depth_for(&self, stream: &str) -> u32 {
         self.stream_queue_depth

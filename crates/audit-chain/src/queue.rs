@@ -4,8 +4,9 @@
 //! shutdown that reports what it dropped.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use metrics::Gauge;
 
+use crate::config::AuditConfig;
 use crate::emitter::{EmitError, Emitter, PreparedEvent, Receipt};
 use crate::event::Event;
 use crate::telemetry::{self, reason};
@@ -59,6 +61,58 @@ struct Intake {
 struct Job {
     prepared: PreparedEvent,
     reply: Option<Sender<Result<Receipt, EmitError>>>,
+    /// The depth this job holds a place in, released when a worker takes
+    /// it off its queue (only with per-stream depths).
+    gate: Option<Arc<Gate>>,
+}
+
+/// A queue depth counted apart from the channel: a stream's own depth
+/// (`streams.<name>.queue_depth`), or a worker's depth for the streams
+/// without one. Used only when some stream has its own depth.
+#[derive(Debug)]
+struct Gate {
+    limit: usize,
+    queued: AtomicUsize,
+}
+
+impl Gate {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes a place, or says the depth is reached.
+    fn take(&self) -> bool {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn release(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Per-stream depths: each named stream's gate, and each worker's gate for
+/// the other streams. Empty when no stream has its own depth, and then the
+/// channels' capacity is the only depth.
+#[derive(Debug, Default)]
+struct Gates {
+    streams: HashMap<String, Arc<Gate>>,
+    workers: Vec<Arc<Gate>>,
+}
+
+impl Gates {
+    fn of(&self, stream: &str, worker: usize) -> Option<&Arc<Gate>> {
+        if self.streams.is_empty() {
+            return None;
+        }
+        self.streams.get(stream).or_else(|| self.workers.get(worker))
+    }
 }
 
 /// Counters of the front end (also what shutdown reports). The intake
@@ -176,16 +230,58 @@ pub struct QueuedEmitter {
     service: String,
     /// `audit_queue_depth` of each worker, registered once.
     depth: Vec<Gauge>,
+    /// Per-stream depths, if any stream has one.
+    gates: Gates,
 }
 
 impl QueuedEmitter {
     /// Starts `config.workers` workers over `emitter`.
     pub fn start(emitter: Arc<Emitter>, config: QueueConfig) -> Result<Self, QueueError> {
+        Self::start_with_stream_depths(emitter, config, &BTreeMap::new())
+    }
+
+    /// Starts the front end an [`AuditConfig`] describes
+    /// ([`AuditConfig::queue_config`]), with its per-stream depths
+    /// (`streams.<name>.queue_depth`).
+    pub fn from_config(emitter: Arc<Emitter>, config: &AuditConfig) -> Result<Self, QueueError> {
+        let depths = config
+            .stream_queue_depth
+            .iter()
+            .map(|(name, &d)| (name.clone(), usize::try_from(d).unwrap_or(usize::MAX)))
+            .collect();
+        Self::start_with_stream_depths(emitter, config.queue_config(), &depths)
+    }
+
+    /// [`Self::start`], with streams that have a queue depth of their own
+    /// (more or less than `config.capacity`, each at least 1). Such a
+    /// stream's events are shed once that many of them wait, whatever else
+    /// waits on the same worker; the other streams of a worker share
+    /// `config.capacity`. Depths apply to shedding: under
+    /// [`Overflow::Block`] only the channels bound the queues.
+    pub fn start_with_stream_depths(
+        emitter: Arc<Emitter>,
+        config: QueueConfig,
+        depths: &BTreeMap<String, usize>,
+    ) -> Result<Self, QueueError> {
         if !(1..=8).contains(&config.workers) {
             return Err(QueueError::Config("workers must be 1..=8"));
         }
-        if config.capacity == 0 {
+        if config.capacity == 0 || depths.values().any(|&d| d == 0) {
             return Err(QueueError::Config("capacity must be at least 1"));
+        }
+        // With per-stream depths the gates bound each stream, and a
+        // worker's channel holds all of them at once: its own capacity
+        // plus the depths of the streams that hash to it.
+        let mut gates = Gates::default();
+        let mut channel = vec![config.capacity; config.workers];
+        if !depths.is_empty() {
+            for (name, &d) in depths {
+                gates.streams.insert(name.clone(), Gate::new(d));
+                if let Some(c) = channel.get_mut(worker_of(name, config.workers)) {
+                    *c = c.saturating_add(d);
+                }
+            }
+            gates.workers = (0..config.workers).map(|_| Gate::new(config.capacity)).collect();
         }
         let counters = Arc::new(Counters {
             accepted: AtomicU64::new(0),
@@ -200,7 +296,7 @@ impl QueuedEmitter {
         let mut senders = Vec::with_capacity(config.workers);
         let mut handles = Vec::with_capacity(config.workers);
         for (i, gauge) in depth.iter().enumerate() {
-            let (tx, rx) = bounded::<Job>(config.capacity);
+            let (tx, rx) = bounded::<Job>(channel.get(i).copied().unwrap_or(config.capacity));
             senders.push(tx);
             let (em, counters, stop, gauge) =
                 (emitter.clone(), counters.clone(), stop.clone(), gauge.clone());
@@ -218,6 +314,7 @@ impl QueuedEmitter {
             stop,
             overflow: config.overflow,
             depth,
+            gates,
         })
     }
 
@@ -233,28 +330,51 @@ impl QueuedEmitter {
         let Some(Intake { emitter, senders }) = intake.as_ref() else {
             return Err(QueueError::Closed);
         };
-        let mut h = DefaultHasher::new();
-        event.stream.hash(&mut h);
-        let idx = usize::try_from(h.finish() % senders.len() as u64).unwrap_or(0);
+        let idx = worker_of(&event.stream, senders.len());
         let Some(tx) = senders.get(idx) else {
             return Err(QueueError::Closed);
         };
-        if self.overflow == Overflow::Shed && tx.is_full() {
-            return Err(self.shed(event.stream));
+        let gate = match self.overflow {
+            Overflow::Shed => self.gates.of(&event.stream, idx),
+            Overflow::Block => None,
+        };
+        match gate {
+            Some(g) if !g.take() => return Err(self.shed(event.stream)),
+            Some(_) => {}
+            None if self.overflow == Overflow::Shed && tx.is_full() => return Err(self.shed(event.stream)),
+            None => {}
         }
+        let gate = gate.cloned();
         let prepared = match emitter.prepare(event) {
             Ok(p) => p,
             Err(e) => {
                 // `prepare` counted the drop under its reason.
                 self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                if let Some(g) = &gate {
+                    g.release();
+                }
                 return Err(QueueError::Emit(e));
             }
         };
-        let job = Job { prepared, reply };
+        let job = Job {
+            prepared,
+            reply,
+            gate,
+        };
         let sent = match self.overflow {
             Overflow::Shed => tx.try_send(job).map_err(|e| match e {
-                TrySendError::Full(job) => self.shed(job.prepared.stream().to_owned()),
-                TrySendError::Disconnected(_) => QueueError::Closed,
+                TrySendError::Full(job) => {
+                    if let Some(g) = &job.gate {
+                        g.release();
+                    }
+                    self.shed(job.prepared.stream().to_owned())
+                }
+                TrySendError::Disconnected(job) => {
+                    if let Some(g) = &job.gate {
+                        g.release();
+                    }
+                    QueueError::Closed
+                }
             }),
             Overflow::Block => tx.send(job).map_err(|_| QueueError::Closed),
         };
@@ -343,6 +463,13 @@ impl Drop for QueuedEmitter {
     }
 }
 
+/// The worker that owns `stream`'s chain head, of `workers`.
+fn worker_of(stream: &str, workers: usize) -> usize {
+    let mut h = DefaultHasher::new();
+    stream.hash(&mut h);
+    usize::try_from(h.finish() % workers.max(1) as u64).unwrap_or(0)
+}
+
 /// Jobs a worker takes from its queue at once: it hands all their records
 /// to the sink before waiting for any acknowledgement, so a durable sink
 /// syncs once for them all.
@@ -360,6 +487,9 @@ fn work(em: &Emitter, worker: usize, rx: &Receiver<Job>, counters: &Counters, st
         jobs.extend(rx.try_iter().take(WORKER_BATCH - 1));
         depth.set(rx.len() as f64);
         for job in jobs.drain(..) {
+            if let Some(g) = &job.gate {
+                g.release();
+            }
             if stop.is_late() {
                 mine.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
                 telemetry::dropped(em.service(), reason::SHUTDOWN).increment(1);

@@ -288,3 +288,67 @@ fn shutdown_releases_the_emitter_and_its_sink() {
     assert_eq!(Arc::strong_count(&sink), 1, "the front end still holds the sink");
     assert!(matches!(q.try_emit(ev("a", 2)), Err(QueueError::Closed)));
 }
+
+/// `streams.<name>.queue_depth` (seed CONFIG): a stream with a depth of its
+/// own sheds at that depth, above or below the global one, whatever else
+/// waits on its worker; the other streams share the global depth.
+#[test]
+fn a_stream_with_its_own_depth_sheds_at_that_depth() {
+    let (sink, entered, release) = GatedSink::new();
+    let em = Arc::new(Emitter::new(W, sink.clone(), Limits::default()).expect("emitter"));
+    let toml = "queue_depth = 3\nworkers = 1\n[streams.\"big\"]\nqueue_depth = 10\n[streams.\"small\"]\nqueue_depth = 1\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.toml");
+    std::fs::write(&path, toml).expect("write");
+    let cfg = audit_chain::AuditConfig::load(Some(&path), Vec::new(), &[]).expect("config");
+    assert_eq!(cfg.queue_config(), config(1, 3));
+    let q = QueuedEmitter::from_config(em, &cfg).expect("start");
+    // The one worker sticks in the sink with the first event...
+    q.try_emit(ev("slow", 0)).expect("accepted");
+    entered
+        .recv_timeout(Duration::from_secs(10))
+        .expect("worker is in the sink");
+    // ...so each stream's queue fills to its depth and then sheds.
+    let fill = |stream: &str| {
+        (1..=20)
+            .take_while(|&i| q.try_emit(ev(stream, i)).is_ok())
+            .count()
+    };
+    assert_eq!(fill("big"), 10, "its own depth, above the global 3");
+    assert_eq!(fill("small"), 1, "its own depth, below the global 3");
+    assert_eq!(fill("slow"), 3, "streams without one share the global depth");
+    assert_eq!(fill("other"), 0, "...across streams");
+    let err = q.try_emit(ev("big", 99)).expect_err("full");
+    assert!(
+        matches!(err, QueueError::Busy { ref stream } if stream == "big"),
+        "{err}"
+    );
+    assert_eq!(q.stats().accepted, 1 + 10 + 1 + 3);
+    // Once drained, the depths are free again: nothing stays counted.
+    for _ in 0..4 {
+        let _ = release.send(());
+    }
+    let t = Instant::now();
+    while q.try_emit(ev("small", 100)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(10), "small never drained");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..4 {
+        let _ = release.send(());
+    }
+    let stats = q.shutdown(Duration::from_secs(30));
+    assert_eq!(stats.emitted, stats.accepted, "{stats:?}");
+    assert_eq!(sink.inner.read(W, "big").expect("verifies").len(), 10);
+    assert_eq!(sink.inner.read(W, "small").expect("verifies").len(), 2);
+}
+
+#[test]
+fn a_stream_depth_of_zero_is_refused() {
+    let sink = Arc::new(RamSink::new(10, 1 << 20));
+    let em = Arc::new(Emitter::new(W, sink, Limits::default()).expect("emitter"));
+    let depths = [("s".to_owned(), 0)].into_iter().collect();
+    assert!(matches!(
+        QueuedEmitter::start_with_stream_depths(em, config(1, 4), &depths),
+        Err(QueueError::Config(_))
+    ));
+}
