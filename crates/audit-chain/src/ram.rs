@@ -12,9 +12,15 @@ use audit_canon::{
 use crate::sink::{AuditSink, AuditStream, SinkError};
 use crate::state::{ChainState, SealedRecord};
 
-/// Bytes of one arena chunk: records are copied into chunks of this size,
-/// so an append allocates nothing but, now and then, a new chunk.
+/// The largest arena chunk. Records are copied into chunks, so an append
+/// allocates nothing but, now and then, a new chunk.
 const CHUNK: usize = 1 << 20;
+
+/// The first chunk of a stream. Chunks grow with the stream (each as large
+/// as everything before it, up to [`CHUNK`]), so a stream of a few records
+/// does not reserve a whole chunk, and the memory reserved stays within
+/// twice what is stored.
+const FIRST_CHUNK: usize = 4 << 10;
 
 /// Where one record's canonical bytes are, and their digest.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +69,9 @@ impl RamChain {
             .last()
             .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
         if !fits {
-            self.chunks.push(Vec::with_capacity(CHUNK.max(bytes.len())));
+            let stored: usize = self.chunks.iter().map(Vec::len).sum();
+            let size = stored.clamp(FIRST_CHUNK, CHUNK).max(bytes.len());
+            self.chunks.push(Vec::with_capacity(size));
         }
         let chunk = self.chunks.len() - 1;
         let Some(c) = self.chunks.last_mut() else {
@@ -98,7 +106,8 @@ type Chains = HashMap<String, HashMap<String, Arc<Mutex<RamChain>>>>;
 /// Memory is bounded by a record count and by canonical bytes; a record
 /// past either bound is refused with [`SinkError::Full`] (nothing already
 /// stored is evicted). The sink keeps each record as its canonical bytes,
-/// packed into 1 MiB chunks, and its digest, so the byte bound is close to
+/// packed into chunks that grow with the stream up to 1 MiB, and its
+/// digest, so the byte bound is close to
 /// the memory it takes: 200,000 workload records took 1.07 times their
 /// canonical bytes. Reading parses the bytes back. Streams have their own
 /// locks, so appends to different streams do not wait for each other.
@@ -350,21 +359,32 @@ mod tests {
     }
 
     #[test]
-    fn records_fill_a_chunk_then_start_the_next_and_read_back() {
+    fn chunks_grow_with_the_stream_and_records_read_back_whole() {
         let mut chain = RamChain::default();
-        let big = vec![b'x'; CHUNK / 3 + 1];
-        for _ in 0..4 {
-            chain.push(&big, Digest::of(&big));
+        let rec = |i: usize| vec![b'a' + (i % 26) as u8; 700 + i % 300];
+        let n = 3000;
+        for i in 0..n {
+            let r = rec(i);
+            chain.push(&r, Digest::of(&r));
         }
-        assert_eq!(chain.chunks.len(), 2, "two fit a chunk, the third does not");
-        assert_eq!(
-            chain.entries.iter().map(|e| e.chunk).collect::<Vec<_>>(),
-            [0, 0, 1, 1]
+        for (i, e) in chain.entries.iter().enumerate() {
+            assert_eq!(chain.bytes(e), rec(i).as_slice(), "record {i}");
+        }
+        let caps: Vec<usize> = chain.chunks.iter().map(Vec::capacity).collect();
+        assert_eq!(caps[0], FIRST_CHUNK, "a short stream reserves little");
+        assert!(caps.windows(2).all(|w| w[0] <= w[1]), "{caps:?}");
+        assert_eq!(*caps.last().expect("chunks"), CHUNK, "growth stops at CHUNK");
+        let stored: usize = chain.chunks.iter().map(Vec::len).sum();
+        let reserved: usize = caps.iter().sum();
+        assert!(
+            reserved <= 2 * stored + FIRST_CHUNK,
+            "{reserved} reserved for {stored}"
         );
-        assert!(chain.entries.iter().all(|e| chain.bytes(e) == big.as_slice()));
+
+        // A record larger than any chunk gets one of its own.
         let huge = vec![b'y'; CHUNK + 1];
         chain.push(&huge, Digest::of(&huge));
-        assert_eq!(chain.bytes(&chain.entries[4]), huge.as_slice());
+        assert_eq!(chain.bytes(&chain.entries[n]), huge.as_slice());
     }
 
     #[test]
