@@ -16,6 +16,7 @@ use audit_chain::{AuditConfig, AuditSink, AuditStream, Emitter, Event, FsyncPoli
 use audit_wal::{WalOptions, WalSink};
 use serde_json::Value;
 
+use crate::count::count;
 use crate::exit::Exit;
 
 /// Parses one event line: `{"stream","kind","actor","subject","reason","attrs"}`
@@ -525,7 +526,7 @@ pub(crate) fn run(
             serde_json::json!({"wal": wal_dir, "writer_id": writer, "appended": n, "streams": streams})
         )
     } else {
-        let _ = writeln!(out, "appended {n} records to {}", wal_dir.display());
+        let _ = writeln!(out, "appended {} to {}", count(n, "record"), wal_dir.display());
         streams
             .iter()
             .try_for_each(|(s, seq, head)| writeln!(out, "  {s:<16} last seq {seq:<8} head {head}"))

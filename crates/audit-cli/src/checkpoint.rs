@@ -13,6 +13,7 @@ use audit_export::{
 use audit_verify::SignedCheckpoint;
 use audit_wal::{ReadError, WalOptions, WalSink};
 
+use crate::count::count;
 use crate::exit::Exit;
 
 fn open_wal(dir: &Path, err: &mut dyn Write) -> Result<Arc<WalSink>, Exit> {
@@ -212,10 +213,10 @@ pub(crate) fn rotate_key(
     if !json {
         let _ = writeln!(
             out,
-            "recorded KeyRotated {} -> {} in {} streams of {writer}: {}",
+            "recorded KeyRotated {} -> {} in {} of {writer}: {}",
             old_key.kid(),
             new_key.kid(),
-            streams.len(),
+            count(streams.len(), "stream"),
             streams.join(", ")
         );
     }
@@ -285,11 +286,11 @@ pub(crate) fn export(
             } else {
                 writeln!(
                     out,
-                    "exported stream {stream:?} seq {}..={} ({} records, {} checkpoints) to {}",
+                    "exported stream {stream:?} seq {}..={} ({}, {}) to {}",
                     s.range.0,
                     s.range.1,
-                    s.records,
-                    s.checkpoints,
+                    count(s.records, "record"),
+                    count(s.checkpoints, "checkpoint"),
                     s.dir.display()
                 )
             };

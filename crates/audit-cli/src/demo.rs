@@ -17,6 +17,7 @@ use audit_export::{
 use audit_verify::{ProofOutcome, TrustSet, VerifyOptions, verify_bundle, verify_proof, verify_wal_dir};
 use audit_wal::{WalOptions, WalSink};
 
+use crate::count::count;
 use crate::exit::Exit;
 use crate::workload::Workload;
 
@@ -85,7 +86,8 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     prepare(dir)?;
     writeln!(
         out,
-        "ron-audit demo: {records} events, writer {DEMO_WRITER}, in {}",
+        "ron-audit demo: {}, writer {DEMO_WRITER}, in {}",
+        count(records, "event"),
         dir.display()
     )?;
 
@@ -111,8 +113,8 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
         .collect();
     writeln!(
         out,
-        "  2. generated {} realistic events in {:.2} s",
-        events.len(),
+        "  2. generated {} in {:.2} s",
+        count(events.len(), "realistic event"),
         secs(t)
     )?;
 
@@ -152,9 +154,12 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     wal.close()?;
     writeln!(
         out,
-        "  3. appended {records} records (privacy scrub, canonical bytes, BLAKE3, chain link, Merkle frontier, WAL frame) \
-         and signed {checkpoints} checkpoints in {s:.2} s, {} ({segments} segments in {})",
+        "  3. appended {} (privacy scrub, canonical bytes, BLAKE3, chain link, Merkle frontier, WAL frame) \
+         and signed {} in {s:.2} s, {} ({} in {})",
+        count(records, "record"),
+        count(checkpoints, "checkpoint"),
         rate(records, s),
+        count(segments, "segment"),
         wal_dir.display()
     )?;
     drop((emitter, checkpointer, wal));
@@ -163,9 +168,9 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     let (wal, report) = WalSink::open(&wal_dir, opts).map_err(|e| DemoError(Exit::Io, e.to_string()))?;
     writeln!(
         out,
-        "  4. reopened the WAL: {} records in {} streams recovered, {} parsed (sealed segments checked by digest), {}, in {:.3} s",
-        report.records,
-        report.streams,
+        "  4. reopened the WAL: {} in {} recovered, {} parsed (sealed segments checked by digest), {}, in {:.3} s",
+        count(report.records, "record"),
+        count(report.streams, "stream"),
         report.records_scanned,
         match &report.torn {
             None => "no torn tail".to_owned(),
@@ -187,11 +192,11 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
         .map_err(|e| DemoError(Exit::Io, e.to_string()))?;
     writeln!(
         out,
-        "  5. exported stream {stream} seq {}..={} ({} records, {} checkpoints) to {} in {:.3} s",
+        "  5. exported stream {stream} seq {}..={} ({}, {}) to {} in {:.3} s",
         summary.range.0,
         summary.range.1,
-        summary.records,
-        summary.checkpoints,
+        count(summary.records, "record"),
+        count(summary.checkpoints, "checkpoint"),
         bundle.display(),
         secs(t)
     )?;
@@ -237,9 +242,10 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     let cps: u64 = r.streams.iter().map(|s| s.checkpoints).sum();
     writeln!(
         out,
-        "  6. verified the WAL offline with the public key only: {} records in {} streams, {cps} signed checkpoints (roots, heads, chain, signatures) in {s:.2} s, {}",
-        r.records(),
-        r.streams.len(),
+        "  6. verified the WAL offline with the public key only: {} in {}, {} (roots, heads, chain, signatures) in {s:.2} s, {}",
+        count(r.records(), "record"),
+        count(r.streams.len(), "stream"),
+        count(cps, "signed checkpoint"),
         rate(r.records(), s)
     )?;
     let t = Instant::now();
@@ -250,9 +256,9 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     }
     writeln!(
         out,
-        "  7. verified the bundle: {} records, {} checkpoints, in {:.3} s",
-        r.records(),
-        r.streams.iter().map(|s| s.checkpoints).sum::<u64>(),
+        "  7. verified the bundle: {}, {}, in {:.3} s",
+        count(r.records(), "record"),
+        count(r.streams.iter().map(|s| s.checkpoints).sum::<u64>(), "checkpoint"),
         secs(t)
     )?;
 
@@ -262,7 +268,8 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
     match verify_proof(proof.as_bytes(), &trust) {
         Ok(ProofOutcome::Inclusion { tree_size, .. }) => writeln!(
             out,
-            "  8. proved from the bundle alone that stream {stream} seq {seq} is in the signed tree of {tree_size} records ({}), checked in {:.4} s",
+            "  8. proved from the bundle alone that stream {stream} seq {seq} is in the signed tree of {} ({}), checked in {:.4} s",
+            count(tree_size, "record"),
             proof_path.display(),
             secs(t)
         )?,
@@ -279,7 +286,8 @@ fn steps(dir: &Path, records: u64, out: &mut dyn Write) -> Result<Exit, DemoErro
                 old_size, new_size, ..
             }) => writeln!(
                 out,
-                "  9. proved the signed tree of {old_size} records is a prefix of the signed tree of {new_size} ({})",
+                "  9. proved the signed tree of {} is a prefix of the signed tree of {new_size} ({})",
+                count(old_size, "record"),
                 c_path.display()
             )?,
             other => {

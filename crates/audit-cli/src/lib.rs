@@ -41,6 +41,7 @@ mod bench;
 mod canon;
 mod cat;
 mod checkpoint;
+mod count;
 mod demo;
 mod exit;
 mod floor;

@@ -6,6 +6,7 @@ use std::path::Path;
 use audit_export::{ProveError, Prover, read_bundle_leaves, read_stream_leaves, stream_checkpoints};
 use audit_verify::{ProofOutcome, verify_proof};
 
+use crate::count::count;
 use crate::exit::Exit;
 
 fn prove_exit(e: &ProveError) -> Exit {
@@ -171,7 +172,8 @@ pub(crate) fn verify_proof_file(
             } else {
                 writeln!(
                     out,
-                    "verified: stream {stream:?} seq {seq} ({self_hash}) is in the signed tree of {tree_size} records (signed by {})",
+                    "verified: stream {stream:?} seq {seq} ({self_hash}) is in the signed tree of {} (signed by {})",
+                    count(tree_size, "record"),
                     kids.join(", ")
                 )
             };
@@ -192,7 +194,8 @@ pub(crate) fn verify_proof_file(
             } else {
                 writeln!(
                     out,
-                    "verified: stream {stream:?}: the signed tree of {old_size} records is a prefix of the signed tree of {new_size} (signed by {})",
+                    "verified: stream {stream:?}: the signed tree of {} is a prefix of the signed tree of {new_size} (signed by {})",
+                    count(old_size, "record"),
                     kids.join(", ")
                 )
             };

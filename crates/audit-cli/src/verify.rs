@@ -5,6 +5,7 @@ use std::path::Path;
 
 use audit_verify::{Failure, FailureClass, PublicKey, Report, TrustSet, VerifyOptions, verify_path};
 
+use crate::count::count;
 use crate::exit::Exit;
 
 /// Builds the trust set from `--trust` values: a file (SPKI PEM or hex) or
@@ -124,14 +125,14 @@ pub(crate) fn verify(
             let kids: Vec<_> = s.kids_seen.iter().map(String::as_str).collect();
             let _ = writeln!(
                 out,
-                "{} {}: {} records, seq {}..={}, head {}, {} checkpoints verified, keys seen: {}",
+                "{} {}: {}, seq {}..={}, head {}, {} verified, keys seen: {}",
                 s.writer_id,
                 s.stream,
-                s.records,
+                count(s.records, "record"),
                 s.first_seq,
                 s.last_seq,
                 s.head,
-                s.checkpoints,
+                count(s.checkpoints, "checkpoint"),
                 if kids.is_empty() {
                     "none".to_owned()
                 } else {
@@ -154,9 +155,9 @@ pub(crate) fn verify(
         if r.failure.is_none() {
             let _ = writeln!(
                 out,
-                "verified: {} records in {} streams",
-                r.records(),
-                r.streams.len()
+                "verified: {} in {}",
+                count(r.records(), "record"),
+                count(r.streams.len(), "stream")
             );
         }
     }

@@ -152,7 +152,7 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
         "{e}"
     );
     assert!(
-        text(&o.stdout).contains("appended 1 records"),
+        text(&o.stdout).contains("appended 1 record to"),
         "{}",
         text(&o.stdout)
     );
@@ -194,7 +194,7 @@ fn append_keeps_the_lines_before_a_bad_one_and_names_it() {
     );
     assert!(exits(&o, 1).contains("line 2: longer than 65536 bytes"));
     assert!(
-        text(&o.stdout).contains("appended 1 records"),
+        text(&o.stdout).contains("appended 1 record to"),
         "{}",
         text(&o.stdout)
     );
@@ -669,7 +669,7 @@ fn checkpoint_verify_and_the_exit_codes_of_verify() {
     let e = env();
     let out = ok(&auditctl(&["verify", p(&e.wal), "--trust", p(&e.public)], b""));
     assert!(
-        out.contains("svc@1 ingress: 3 records, seq 1..=3") && out.contains("1 checkpoints verified"),
+        out.contains("svc@1 ingress: 3 records, seq 1..=3") && out.contains("1 checkpoint verified"),
         "{out}"
     );
     let json = ok(&auditctl(
