@@ -29,9 +29,33 @@ const MARKER: &str = ".auditctl-demo";
 
 /// Runs the demo over `records` events in `dir`, printing each step to `out`.
 pub fn run(dir: &Path, records: u64, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    match steps(dir, records, out) {
+    let mut out = Stdout {
+        inner: out,
+        closed: false,
+    };
+    match steps(dir, records, &mut out) {
         Ok(exit) => exit,
+        // Stdout closed (`auditctl demo | head`): no message, as `cat`.
+        Err(_) if out.closed => Exit::Io,
         Err(DemoError(exit, msg)) => crate::fail(err, exit, format_args!("demo: {msg}")),
+    }
+}
+
+/// The demo's output, noting whether its reader went away.
+struct Stdout<'a> {
+    inner: &'a mut dyn Write,
+    closed: bool,
+}
+
+impl Write for Stdout<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.closed |= matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+        r
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

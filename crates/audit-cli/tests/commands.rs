@@ -1443,3 +1443,46 @@ fn a_torn_tail_cut_on_open_is_reported_on_stderr() {
     );
     assert!(std::fs::read(&file).expect("read").starts_with(&lines));
 }
+
+/// `auditctl demo | head -1` and `auditctl cat WAL | head -1`: once the
+/// reader of stdout is gone, the command stops without a message on
+/// stderr (exit 5, I/O), instead of reporting its own broken pipe.
+#[test]
+fn a_closed_stdout_stops_demo_and_cat_without_a_message() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn auditctl");
+        // Read the first line, then close stdout as `head -1` does.
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut first = Vec::new();
+        let mut byte = [0u8; 1];
+        while stdout.read(&mut byte).expect("read") == 1 && byte[0] != b'\n' {
+            first.push(byte[0]);
+        }
+        drop(stdout);
+        let out = child.wait_with_output().expect("wait");
+        (text(&first), out)
+    };
+    let (first, out) = run(&["demo", "--records", "2000", "--dir", p(&dir)]);
+    assert!(first.starts_with("ron-audit demo: 2000 events"), "{first}");
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(text(&out.stderr), "", "no message for a closed stdout");
+    let wal = tmp.path().join("wal");
+    ok(&auditctl(
+        &["append", "--wal", p(&wal), "--writer", "svc@1"],
+        EVENTS.repeat(500).as_bytes(),
+    ));
+    let (first, out) = run(&["cat", p(&wal)]);
+    assert!(first.starts_with("{\"v\":1"), "{first}");
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(text(&out.stderr), "");
+}
