@@ -1454,13 +1454,7 @@ fn a_closed_stdout_stops_demo_and_cat_without_a_message() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("demo");
     let run = |args: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn auditctl");
+        let mut child = common::spawn(args, Stdio::null());
         // Read the first line, then close stdout as `head -1` does.
         let mut stdout = child.stdout.take().expect("stdout");
         let mut first = Vec::new();

@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `auditctl args` with `stdin` on its standard input.
 ///
@@ -10,13 +10,7 @@ use std::process::{Command, Output, Stdio};
 /// command that exits without reading all of it (a refused configuration)
 /// is no test failure: its exit code and output say what happened.
 pub fn auditctl(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auditctl"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn auditctl");
+    let mut child = spawn(args, Stdio::piped());
     let mut pipe = child.stdin.take().expect("stdin");
     let input = stdin.to_vec();
     let writer = std::thread::spawn(move || match pipe.write_all(&input) {
@@ -26,6 +20,17 @@ pub fn auditctl(args: &[&str], stdin: &[u8]) -> Output {
     let out = child.wait_with_output().expect("wait");
     writer.join().expect("stdin writer").expect("write stdin");
     out
+}
+
+/// Starts `auditctl args` with `stdin`, its stdout and stderr piped.
+pub fn spawn(args: &[&str], stdin: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_auditctl"))
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn auditctl")
 }
 
 /// Bytes as text, lossily.
