@@ -61,9 +61,10 @@ struct Intake {
 struct Job {
     prepared: PreparedEvent,
     reply: Option<Sender<Result<Receipt, EmitError>>>,
-    /// The depth this job holds a place in, released when a worker takes
-    /// it off its queue (only with per-stream depths).
-    gate: Option<Arc<Gate>>,
+    /// The place this job holds in its depth (only with per-stream
+    /// depths), given back when a worker takes the job or the job is
+    /// dropped unsent.
+    place: Option<Place>,
 }
 
 /// A queue depth counted apart from the channel: a stream's own depth
@@ -83,17 +84,24 @@ impl Gate {
         })
     }
 
-    /// Takes a place, or says the depth is reached.
-    fn take(&self) -> bool {
+    /// Takes a place, or `None` when the depth is reached.
+    fn take(self: &Arc<Self>) -> Option<Place> {
         self.queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.limit).then_some(n + 1)
             })
-            .is_ok()
+            .ok()
+            .map(|_| Place(self.clone()))
     }
+}
 
-    fn release(&self) {
-        self.queued.fetch_sub(1, Ordering::AcqRel);
+/// One place in a [`Gate`], given back when dropped.
+#[derive(Debug)]
+struct Place(Arc<Gate>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -334,47 +342,32 @@ impl QueuedEmitter {
         let Some(tx) = senders.get(idx) else {
             return Err(QueueError::Closed);
         };
-        let gate = match self.overflow {
-            Overflow::Shed => self.gates.of(&event.stream, idx),
-            Overflow::Block => None,
+        // A full depth is seen before any work is spent on the event.
+        let place = match (self.overflow, self.gates.of(&event.stream, idx)) {
+            (Overflow::Shed, Some(gate)) => match gate.take() {
+                Some(place) => Some(place),
+                None => return Err(self.shed(event.stream)),
+            },
+            (Overflow::Shed, None) if tx.is_full() => return Err(self.shed(event.stream)),
+            _ => None,
         };
-        match gate {
-            Some(g) if !g.take() => return Err(self.shed(event.stream)),
-            Some(_) => {}
-            None if self.overflow == Overflow::Shed && tx.is_full() => return Err(self.shed(event.stream)),
-            None => {}
-        }
-        let gate = gate.cloned();
         let prepared = match emitter.prepare(event) {
             Ok(p) => p,
             Err(e) => {
                 // `prepare` counted the drop under its reason.
                 self.counters.refused.fetch_add(1, Ordering::Relaxed);
-                if let Some(g) = &gate {
-                    g.release();
-                }
                 return Err(QueueError::Emit(e));
             }
         };
         let job = Job {
             prepared,
             reply,
-            gate,
+            place,
         };
         let sent = match self.overflow {
             Overflow::Shed => tx.try_send(job).map_err(|e| match e {
-                TrySendError::Full(job) => {
-                    if let Some(g) = &job.gate {
-                        g.release();
-                    }
-                    self.shed(job.prepared.stream().to_owned())
-                }
-                TrySendError::Disconnected(job) => {
-                    if let Some(g) = &job.gate {
-                        g.release();
-                    }
-                    QueueError::Closed
-                }
+                TrySendError::Full(job) => self.shed(job.prepared.stream().to_owned()),
+                TrySendError::Disconnected(_) => QueueError::Closed,
             }),
             Overflow::Block => tx.send(job).map_err(|_| QueueError::Closed),
         };
@@ -486,10 +479,8 @@ fn work(em: &Emitter, worker: usize, rx: &Receiver<Job>, counters: &Counters, st
         jobs.push(first);
         jobs.extend(rx.try_iter().take(WORKER_BATCH - 1));
         depth.set(rx.len() as f64);
-        for job in jobs.drain(..) {
-            if let Some(g) = &job.gate {
-                g.release();
-            }
+        for mut job in jobs.drain(..) {
+            drop(job.place.take()); // off the queue: its place is free
             if stop.is_late() {
                 mine.dropped_at_shutdown.fetch_add(1, Ordering::Relaxed);
                 telemetry::dropped(em.service(), reason::SHUTDOWN).increment(1);
