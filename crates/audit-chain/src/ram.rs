@@ -195,8 +195,22 @@ impl RamSink {
                 seq,
                 source,
             };
-            verify_record_against(bytes, &e.self_hash, &self.limits).map_err(corrupt)?;
-            let parsed = parse_record(bytes, &self.limits).map_err(|e| corrupt(VerifyError::Invalid(e)))?;
+            // One parse gives the typed record, its canonical bytes and
+            // their digest; only a record that fails is checked again, by
+            // the verifier, to say what is wrong.
+            let parsed = match parse_record(bytes, &self.limits) {
+                Ok(p) if p.canonical == bytes && p.self_hash == e.self_hash => p,
+                Ok(_) => {
+                    let why = verify_record_against(bytes, &e.self_hash, &self.limits)
+                        .err()
+                        .unwrap_or(VerifyError::DigestMismatch {
+                            expected: e.self_hash,
+                            actual: Digest::of(bytes),
+                        });
+                    return Err(corrupt(why));
+                }
+                Err(err) => return Err(corrupt(VerifyError::Invalid(err))),
+            };
             let rec = &parsed.record;
             if rec.writer_id() != writer_id
                 || rec.stream() != stream
