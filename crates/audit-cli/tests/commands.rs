@@ -46,6 +46,20 @@ struct Env {
     public: PathBuf,
 }
 
+impl Env {
+    /// `append` of `events` to the WAL, then a `checkpoint` of it.
+    fn append_and_checkpoint(&self, events: &[u8]) {
+        ok(&auditctl(
+            &["append", "--wal", p(&self.wal), "--writer", "svc@1"],
+            events,
+        ));
+        ok(&auditctl(
+            &["checkpoint", "--wal", p(&self.wal), "--key", p(&self.key)],
+            b"",
+        ));
+    }
+}
+
 fn env() -> Env {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().to_path_buf();
@@ -60,14 +74,7 @@ fn env() -> Env {
         &["keygen", "--out", p(&e.key), "--pub", p(&e.public)],
         b"",
     ));
-    ok(&auditctl(
-        &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
-        EVENTS.as_bytes(),
-    ));
-    ok(&auditctl(
-        &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
-        b"",
-    ));
+    e.append_and_checkpoint(EVENTS.as_bytes());
     e
 }
 
@@ -499,14 +506,7 @@ fn append_and_checkpoint_json_are_one_object_each() {
 fn checkpoint_and_export_refuse_a_damaged_checkpoints_file_as_verify_classes_it() {
     let e = env();
     // A second checkpoint of ingress, so one chains to another.
-    ok(&auditctl(
-        &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
-        EVENTS.lines().next().expect("line").as_bytes(),
-    ));
-    ok(&auditctl(
-        &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
-        b"",
-    ));
+    e.append_and_checkpoint(EVENTS.lines().next().expect("line").as_bytes());
     let file = e.wal.join("checkpoints.jsonl");
     let good = std::fs::read_to_string(&file).expect("checkpoints");
     assert_eq!(good.lines().count(), 3, "{good}");
@@ -877,14 +877,7 @@ fn prove_makes_from_a_bundle_the_proofs_the_wal_makes() {
                 )
             })
             .collect();
-        ok(&auditctl(
-            &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
-            events.as_bytes(),
-        ));
-        ok(&auditctl(
-            &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
-            b"",
-        ));
+        e.append_and_checkpoint(events.as_bytes());
     }
     // ingress: 3 records from env(), then 4 checkpoints of 3 more each:
     // checkpoints end at 3, 6, 9, 12, 15. The bundle starts at 7.
@@ -1050,14 +1043,7 @@ fn export_cat_prove_and_verify_proof() {
             "{v}"
         );
     }
-    ok(&auditctl(
-        &["append", "--wal", p(&e.wal), "--writer", "svc@1"],
-        EVENTS.as_bytes(),
-    ));
-    ok(&auditctl(
-        &["checkpoint", "--wal", p(&e.wal), "--key", p(&e.key)],
-        b"",
-    ));
+    e.append_and_checkpoint(EVENTS.as_bytes());
     let c = ok(&auditctl(
         &[
             "prove",
